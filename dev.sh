@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The README's two commands: `bash dev.sh demo` and `bash dev.sh test`.
+# Each sets up what is missing first (system packages through apt-get, a
+# virtualenv with the Python dependencies), so they work on a fresh
+# Debian/Ubuntu machine as root.
+set -euo pipefail
+cd "$(dirname "$0")"
+here=$(pwd)
+venv="$here/.venv"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the project needs, as "command:package" pairs; a package is
+# installed only when its command is missing.
+system_packages=(
+    "busybox:busybox-static"
+    "dot:graphviz"
+    "skopeo:skopeo"
+    "umoci:umoci"
+    "tar:tar"
+)
+
+find_python() {
+    local py
+    for py in python3 python3.13 python3.12 python3.11; do
+        if command -v "$py" >/dev/null 2>&1 &&
+           "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            command -v "$py"; return 0
+        fi
+    done
+    return 1
+}
+
+install_system_packages() {
+    local missing=() pair cmd pkg
+    for pair in "${system_packages[@]}"; do
+        cmd=${pair%%:*}; pkg=${pair#*:}
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    local py; py=$(find_python || true)
+    if [ -z "$py" ]; then
+        missing+=(python3)
+    elif ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        missing+=(python3-venv)
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null 2>&1 ||
+        die "missing ${missing[*]} and no apt-get to install them; install them by hand"
+    [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}; run as root so apt-get can install them"
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine often has empty package lists; update only then or on failure.
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+}
+
+setup_venv() {
+    local py stamp want
+    py=$(find_python) || die "Python >= 3.11 is required"
+    stamp="$venv/.minidocker-deps"
+    want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [ ! -x "$venv/bin/python" ]; then
+        say "creating virtualenv $venv"
+        "$py" -m venv "$venv"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing Python dependencies"
+        "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+        "$venv/bin/python" -m pip install -q -e ".[test]"
+        echo "$want" > "$stamp"
+    fi
+}
+
+setup() {
+    install_system_packages
+    setup_venv
+    export PATH="$venv/bin:$PATH"
+}
+
+demo() {
+    setup
+    say "minidocker bootstrap busybox   # a base image from the host's busybox-static"
+    minidocker bootstrap busybox
+    say "minidocker images"
+    minidocker images
+    say "minidocker history busybox"
+    minidocker history busybox
+    say "minidocker system df"
+    minidocker system df
+}
+
+run_tests() {
+    setup
+    say "running the test suite"
+    exec "$venv/bin/python" -m pytest "$@"
+}
+
+case "${1:-}" in
+    demo) shift; demo "$@" ;;
+    test) shift; run_tests "$@" ;;
+    setup) setup ;;
+    *) die "usage: bash dev.sh demo|test [pytest args]|setup" ;;
+esac

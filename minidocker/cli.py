@@ -1,0 +1,353 @@
+"""``minidocker …``: Docker-like verbs and flags over the engine.
+
+Errors a user can act on print one line, ``minidocker: <problem>``, and exit
+1; bad usage exits 125, as the docker CLI does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+
+from . import __version__
+from .errors import MinidockerError
+from .format import render
+
+USAGE_ERROR = 125
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"minidocker: {message}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
+
+
+def _engine():
+    from .engine import Engine
+    return Engine()
+
+
+@contextmanager
+def _progress(desc: str, total: int | None = None):
+    """A byte-counting progress bar on stderr when it is a terminal."""
+    from tqdm import tqdm
+    with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+              disable=None, file=sys.stderr, leave=False) as bar:
+        yield bar.update
+
+
+@contextmanager
+def _output(path: str | None):
+    """``-o FILE`` written atomically, or stdout when it is not a terminal."""
+    if path:
+        from .fileio import AtomicFile
+        with AtomicFile(os.path.abspath(path)) as f:
+            yield f
+            f.commit()
+        return
+    if sys.stdout.isatty():
+        raise MinidockerError("refusing to write an archive to a terminal; use -o FILE or redirect stdout")
+    sys.stdout.flush()
+    yield sys.stdout.buffer
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=4))
+
+
+# -- verbs ---------------------------------------------------------------------
+
+def cmd_images(a) -> int:
+    rows = _engine().image_rows()
+    if a.repository:
+        rows = [r for r in rows if r["Repository"] == a.repository.split(":")[0]]
+    if a.quiet:
+        print("\n".join(dict.fromkeys(r["ID"] for r in rows)))
+        return 0
+    cols = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"),
+            ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+    if a.digests:
+        cols.insert(2, ("DIGEST", "Digest"))
+    print(render(rows, a.format, cols))
+    return 0
+
+
+def cmd_history(a) -> int:
+    rows = _engine().history(a.image)
+    for r in rows:
+        if not a.no_trunc and len(r["CreatedBy"]) > 45:
+            r["CreatedBy"] = r["CreatedBy"][:44] + "…"
+        if not a.human:
+            r["Size"] = str(r["SizeBytes"])
+            r["CreatedSince"] = r["CreatedAt"]
+    if a.quiet:
+        print("\n".join(r["ID"] for r in rows))
+        return 0
+    cols = [("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"),
+            ("SIZE", "Size"), ("COMMENT", "Comment")]
+    print(render([{k: v for k, v in r.items() if k != "SizeBytes"} for r in rows], a.format, cols))
+    return 0
+
+
+def cmd_inspect(a) -> int:
+    engine = _engine()
+    results, failed = [], []
+    for name in a.images:
+        try:
+            results.append(engine.inspect(name))
+        except MinidockerError as e:
+            failed.append(str(e))
+    if a.format and a.format != "json":
+        print(render(results, a.format, []))
+    else:
+        _print_json(results)
+    for f in failed:
+        print(f"minidocker: {f}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_tag(a) -> int:
+    _engine().tag(a.source, a.target)
+    return 0
+
+
+def cmd_rmi(a) -> int:
+    engine, status = _engine(), 0
+    for name in a.images:
+        try:
+            print("\n".join(engine.rmi(name, force=a.force)))
+        except MinidockerError as e:
+            print(f"minidocker: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_save(a) -> int:
+    engine = _engine()
+    with _output(a.output) as out, _progress("saving") as progress:
+        engine.save(a.images, out, progress)
+    return 0
+
+
+def cmd_load(a) -> int:
+    engine = _engine()
+    with _progress("loading") as progress:
+        if a.input:
+            lines = engine.load(a.input, progress)
+        else:
+            if sys.stdin.isatty():
+                raise MinidockerError("requested load from stdin, but stdin is empty; use -i FILE")
+            lines = engine.load(sys.stdin.buffer, progress)
+    if not a.quiet:
+        print("\n".join(lines))
+    return 0
+
+
+def cmd_import(a) -> int:
+    engine = _engine()
+    name = a.file
+    with _progress("importing") as progress:
+        if name == "-":
+            img = engine.import_(sys.stdin.buffer, a.reference, a.message, "-", progress)
+        else:
+            try:
+                f = open(name, "rb")
+            except OSError as e:
+                raise MinidockerError(f"cannot open {name}: {e.strerror}") from None
+            with f:
+                img = engine.import_(f, a.reference, a.message, name, progress)
+    print(img.id)
+    return 0
+
+
+def cmd_export(a) -> int:
+    engine = _engine()
+    with _output(a.output) as out:
+        engine.export(a.image, out)
+    return 0
+
+
+def cmd_bootstrap(a) -> int:
+    img = _engine().bootstrap(a.base, a.tag, a.suite, a.mirror)
+    tags = ", ".join(r.familiar() for r in img.tags)
+    print(f"{tags} {img.id}")
+    return 0
+
+
+def cmd_system_df(a) -> int:
+    rows = _engine().disk_usage()
+    cols = [("TYPE", "Type"), ("TOTAL", "TotalCount"), ("ACTIVE", "Active"),
+            ("SIZE", "Size"), ("RECLAIMABLE", "Reclaimable")]
+    print(render([{k: v for k, v in r.items() if k != "SizeBytes"} for r in rows], a.format, cols))
+    return 0
+
+
+def cmd_system_prune(a) -> int:
+    from .format import human_size
+    if not a.force:
+        what = "all images without at least one container" if a.all else "all dangling images"
+        print(f"WARNING! This will remove:\n  - {what}\n  - unused blobs and unpacked layers")
+        if not sys.stdin.isatty():
+            raise MinidockerError("not removing anything without confirmation; use -f/--force")
+        if input("Are you sure you want to continue? [y/N] ").strip().lower() not in ("y", "yes"):
+            return 0
+    deleted, freed = _engine().prune(all_=a.all)
+    if deleted:
+        print("Deleted Images:\n" + "\n".join(f"deleted: {d}" for d in deleted) + "\n")
+    print(f"Total reclaimed space: {human_size(freed)}")
+    return 0
+
+
+def cmd_system_check(a) -> int:
+    problems = _engine().check()
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"minidocker: the store has {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("store is consistent")
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------
+
+def _images_args(p):
+    p.add_argument("repository", nargs="?", help="show only this repository")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("-a", "--all", action="store_true", help="show all images (the default here)")
+    p.add_argument("--digests", action="store_true", help="show digests")
+    p.add_argument("--format", help="table, json, or a Go-template subset like '{{.ID}}'")
+    p.set_defaults(func=cmd_images)
+
+
+def _history_args(p):
+    p.add_argument("image")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-H", "--human", action=argparse.BooleanOptionalAction, default=True,
+                   help="print sizes and dates in human-readable form (default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("--format", help="table, json, or a Go-template subset")
+    p.set_defaults(func=cmd_history)
+
+
+def _inspect_args(p):
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--format", help="json (default) or a Go-template subset")
+    p.set_defaults(func=cmd_inspect)
+
+
+def _tag_args(p):
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    p.set_defaults(func=cmd_tag)
+
+
+def _rmi_args(p):
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--force", action="store_true", help="remove even if tagged in several repositories")
+    p.set_defaults(func=cmd_rmi)
+
+
+def _save_args(p):
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", help="write to a file instead of stdout")
+    p.set_defaults(func=cmd_save)
+
+
+def _load_args(p):
+    p.add_argument("-i", "--input", help="read from a tar archive (plain or gzip) or an OCI layout directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+    p.set_defaults(func=cmd_load)
+
+
+def _import_args(p):
+    p.add_argument("file", metavar="FILE|-", help="a rootfs tar (plain or gzip), or - for stdin")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-m", "--message", default="", help="commit message for the imported image")
+    p.set_defaults(func=cmd_import)
+
+
+def _export_args(p):
+    p.add_argument("image", metavar="IMAGE",
+                   help="the image whose merged filesystem to export (containers arrive with the runtime)")
+    p.add_argument("-o", "--output", help="write to a file instead of stdout")
+    p.set_defaults(func=cmd_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="minidocker", description="An educational container runtime and simulator.")
+    parser.add_argument("--version", action="version", version=f"minidocker {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    _images_args(sub.add_parser("images", help="list images"))
+    _history_args(sub.add_parser("history", help="show the history of an image"))
+    _inspect_args(sub.add_parser("inspect", help="show low-level information on images"))
+    _tag_args(sub.add_parser("tag", help="create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"))
+    _rmi_args(sub.add_parser("rmi", help="remove one or more images"))
+    _save_args(sub.add_parser("save", help="save images to a tar archive (Docker and OCI layout in one)"))
+    _load_args(sub.add_parser("load", help="load images from a tar archive or OCI layout"))
+    _import_args(sub.add_parser("import", help="import a rootfs tarball as a one-layer image"))
+    _export_args(sub.add_parser("export", help="export an image's merged filesystem as a tar archive"))
+
+    image = sub.add_parser("image", help="manage images").add_subparsers(
+        dest="image_command", metavar="COMMAND", parser_class=_Parser)
+    image.required = True
+    _images_args(image.add_parser("ls", help="list images"))
+    _history_args(image.add_parser("history", help="show the history of an image"))
+    _inspect_args(image.add_parser("inspect", help="show low-level information on images"))
+    _tag_args(image.add_parser("tag", help="create a tag"))
+    _rmi_args(image.add_parser("rm", help="remove images"))
+    _save_args(image.add_parser("save", help="save images to a tar archive"))
+    _load_args(image.add_parser("load", help="load images"))
+    _import_args(image.add_parser("import", help="import a rootfs tarball"))
+    prune = image.add_parser("prune", help="remove unused images")
+    _prune_args(prune)
+
+    boot = sub.add_parser("bootstrap", help="make a base image on this machine, without a registry")
+    boot.add_argument("base", choices=["busybox", "debian"],
+                      help="busybox: from the host's busybox-static (fast); "
+                           "debian: with debootstrap (slow, needs a mirror)")
+    boot.add_argument("-t", "--tag", help="name of the image (default busybox:latest / debian:SUITE)")
+    boot.add_argument("--suite", default="bookworm", help="debian: the release (default bookworm)")
+    boot.add_argument("--mirror", help="debian: the package mirror URL")
+    boot.set_defaults(func=cmd_bootstrap)
+
+    system = sub.add_parser("system", help="manage minidocker").add_subparsers(
+        dest="system_command", metavar="COMMAND", parser_class=_Parser)
+    system.required = True
+    df = system.add_parser("df", help="show disk usage")
+    df.add_argument("--format", help="table, json, or a Go-template subset")
+    df.set_defaults(func=cmd_system_df)
+    _prune_args(system.add_parser("prune", help="remove unused data"))
+    check = system.add_parser("check", aliases=["fsck"], help="verify every blob, image and snapshot")
+    check.set_defaults(func=cmd_system_check)
+    return parser
+
+
+def _prune_args(p):
+    p.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_system_prune)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MinidockerError as e:
+        message = str(e).replace("\n", " ")
+        print(f"minidocker: {message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("minidocker: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+

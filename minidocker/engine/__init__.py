@@ -1,0 +1,276 @@
+"""The in-process engine: the Python API behind every ``minidocker`` verb.
+
+The CLI calls it today; the daemon (a later stage) will serve it over
+Docker's Engine API, and notebooks may use it directly. It owns the store and
+the snapshotter for one state root, and the policies Docker users expect:
+what ``rmi`` untags and deletes, what ``prune`` collects, how sizes count.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import Conflict, MinidockerError
+from ..format import human_age, human_size
+from ..image import archive, bootstrap, oci, reference
+from ..image.create import ingest_layer, write_image
+from ..image.store import Image, Store
+from ..image.unpack import unpack
+from ..kernel import get_kernel
+from ..kernel.base import Kernel
+from ..snapshot import ACTIVE, COMMITTED
+from ..snapshot.overlay import OverlaySnapshotter
+
+
+class Engine:
+    def __init__(self, root: str | os.PathLike | None = None, kernel: Kernel | None = None):
+        self.store = Store(root)
+        self.snapshots = OverlaySnapshotter(Path(self.store.root) / "snapshots")
+        self._kernel = kernel
+
+    @property
+    def kernel(self) -> Kernel:
+        if self._kernel is None:
+            self._kernel = get_kernel()
+        return self._kernel
+
+    # -- reading -------------------------------------------------------------
+    def image(self, name: str) -> Image:
+        return self.store.resolve(name)
+
+    def image_rows(self, all_: bool = True) -> list[dict]:
+        """One row per tag (and per untagged image), with Docker's field names."""
+        rows = []
+        images = {img.manifest_descriptor.digest: img for img in self.store.images()}
+        for ref, entry in self.store.entries():
+            img = images[entry.digest]
+            rows.append({
+                "Containers": "N/A",
+                "CreatedAt": img.config.created or "",
+                "CreatedSince": _age(img.config.created),
+                "Digest": entry.digest,
+                "ID": img.short_id,
+                "Repository": ref.familiar_name if ref else "<none>",
+                "SharedSize": "N/A",
+                "Size": _size(img.size),
+                "Tag": (ref.tag or "<none>") if ref else "<none>",
+                "UniqueSize": "N/A",
+                "VirtualSize": _size(img.size),
+            })
+        return sorted(rows, key=lambda r: r["CreatedAt"], reverse=True)
+
+    def inspect(self, name: str) -> dict:
+        img = self.image(name)
+        cfg = img.config.raw
+        return {
+            "Id": img.id,
+            "RepoTags": [r.familiar() for r in img.tags],
+            "RepoDigests": [f"{r.familiar_name}@{img.manifest_descriptor.digest}" for r in img.tags],
+            "Parent": "",
+            "Comment": (img.config.history[-1].get("comment", "") if img.config.history else ""),
+            "Created": cfg.get("created", ""),
+            "Author": cfg.get("author", ""),
+            "Config": img.config.container_config,
+            "Architecture": cfg.get("architecture", ""),
+            "Os": cfg.get("os", ""),
+            "Size": img.size,
+            "RootFS": {"Type": "layers", "Layers": img.config.diff_ids},
+            "Descriptor": img.manifest_descriptor.to_json(),
+            "Metadata": {"LastTagTime": ""},
+        }
+
+    def history(self, name: str) -> list[dict]:
+        """Docker's history rows, newest first; the layer ID shows on the top row only."""
+        img = self.image(name)
+        layers = list(img.manifest.layers)
+        rows = []
+        for h in img.config.history:
+            size = 0 if h.get("empty_layer") else (layers.pop(0).size if layers else 0)
+            rows.append({"Comment": h.get("comment", ""), "CreatedAt": h.get("created", ""),
+                         "CreatedBy": h.get("created_by", ""), "CreatedSince": _age(h.get("created")),
+                         "ID": "<missing>", "Size": _size(size), "SizeBytes": size})
+        rows.reverse()
+        if rows:
+            rows[0]["ID"] = img.short_id
+        return rows
+
+    # -- changing ------------------------------------------------------------
+    def tag(self, source: str, target: str) -> None:
+        img = self.image(source)
+        ref = reference.parse(target)
+        if ref.digest:
+            raise MinidockerError(f"refusing to create a tag with a digest reference: {target}")
+        with self.store.ingest():
+            self.store.set_tags(img.manifest_descriptor, [ref] + list(img.tags))
+
+    def rmi(self, name: str, force: bool = False) -> list[str]:
+        """Untag, and delete the image once no tag is left, as ``docker rmi`` does."""
+        img = self.image(name)
+        out = []
+        ref = _as_reference(name)
+        if ref is not None and ref in img.tags:
+            self.store.remove_entries(img.manifest_descriptor.digest, ref)
+            out.append(f"Untagged: {ref.familiar()}")
+            if len(img.tags) > 1:
+                return out
+        else:
+            if len({r.name for r in img.tags}) > 1 and not force:
+                raise Conflict(f"conflict: unable to delete {img.short_id} (must be forced) - "
+                               "image is referenced in multiple repositories")
+            out.extend(f"Untagged: {r.familiar()}" for r in img.tags)
+        self.store.remove_entries(img.manifest_descriptor.digest)
+        self.collect()
+        out.append(f"Deleted: {img.id}")
+        return out
+
+    def collect(self) -> tuple[int, int]:
+        """Remove blobs and layer snapshots no image needs any more; (count, bytes)."""
+        count, freed = self.store.gc()
+        wanted = set()
+        for img in self.store.images():
+            wanted.update(oci.chain_ids(img.config.diff_ids))
+        changed = True
+        while changed:
+            changed = False
+            infos = self.snapshots.walk()
+            parents = {i.parent for i in infos}
+            for info in infos:
+                stale = info.kind == COMMITTED and info.key not in wanted
+                dead_extract = info.kind == ACTIVE and _dead_extraction(info.key)
+                if (stale or dead_extract) and info.key not in parents:
+                    freed += self.snapshots.usage(info.key).size
+                    self.snapshots.remove(info.key)
+                    count += 1
+                    changed = True
+        self.snapshots.cleanup()
+        return count, freed
+
+    def prune(self, all_: bool = False) -> tuple[list[str], int]:
+        """Remove untagged images (``all_``: every image no container uses) and garbage."""
+        deleted = []
+        for ref, entry in self.store.entries():
+            if ref is None or all_:
+                self.store.remove_entries(entry.digest)
+                deleted.append(entry.digest)
+        _, freed = self.collect()
+        return deleted, freed
+
+    def unpack(self, name: str) -> str | None:
+        """Unpack an image's layers into shared snapshots; the top ChainID."""
+        with self.store.ingest():
+            return unpack(self.kernel, self.store, self.snapshots, self.image(name))
+
+    # -- moving images -------------------------------------------------------
+    def save(self, names: list[str], out: BinaryIO, progress=None) -> None:
+        chosen: dict[str, tuple[Image, list]] = {}
+        for name in names:
+            img = self.image(name)
+            entry = chosen.setdefault(img.manifest_descriptor.digest, (img, []))
+            ref = _as_reference(name)
+            if ref is not None and ref in img.tags and ref not in entry[1]:
+                entry[1].append(ref)
+            elif ref is None or ref not in img.tags:
+                entry[1].extend(r for r in img.tags if r not in entry[1])
+        archive.save(self.store, list(chosen.values()), out, progress)
+
+    def load(self, source: str | BinaryIO, progress=None) -> list[str]:
+        out = []
+        for loaded in archive.load(self.store, source, progress):
+            if loaded.refs:
+                out.extend(f"Loaded image: {r.familiar()}" for r in loaded.refs)
+            else:
+                out.append(f"Loaded image ID: {loaded.image.id}")
+        return out
+
+    def import_(self, source: BinaryIO, target: str | None, message: str = "",
+                source_name: str = "-", progress=None) -> Image:
+        refs = [reference.parse(target)] if target else []
+        with self.store.ingest():
+            layer, diff_id = ingest_layer(self.store, source, f"import {source_name}", progress)
+            created = oci.now_rfc3339()
+            cfg = oci.new_config([diff_id], [{
+                "created": created, "created_by": "",
+                "comment": message or f"Imported from {source_name}"}], created=created)
+            m = write_image(self.store, [layer], cfg, refs)
+        return self.store.image(m)
+
+    def export(self, name: str, out: BinaryIO) -> int:
+        return archive.export(self.kernel, self.store, self.image(name), out)
+
+    def bootstrap(self, what: str, tag: str | None = None, suite: str = "bookworm",
+                  mirror: str | None = None) -> Image:
+        if what == "busybox":
+            m = bootstrap.bootstrap_busybox(self.store, tag or "busybox:latest")
+        elif what == "debian":
+            m = bootstrap.bootstrap_debian(self.kernel, self.store, suite, mirror, tag)
+        else:
+            raise MinidockerError(f"unknown base image {what!r}: choose busybox or debian")
+        return self.store.image(m)
+
+    # -- accounting ----------------------------------------------------------
+    def disk_usage(self) -> list[dict]:
+        images = self.store.images()
+        unique = {}
+        for img in images:
+            for d in (img.manifest_descriptor, img.manifest.config, *img.manifest.layers):
+                unique[d.digest] = d.size
+        total = sum(unique.values())
+        unpacked = sum(self.snapshots.usage(i.key).size for i in self.snapshots.walk()
+                       if i.kind == COMMITTED)
+        return [
+            {"Type": "Images", "TotalCount": str(len(images)), "Active": "0",
+             "Size": _size(total), "Reclaimable": f"{_size(total)} (100%)" if total else "0B",
+             "SizeBytes": total},
+            {"Type": "Unpacked layers", "TotalCount": str(sum(1 for i in self.snapshots.walk()
+                                                             if i.kind == COMMITTED)),
+             "Active": "0", "Size": _size(unpacked), "Reclaimable": _size(unpacked),
+             "SizeBytes": unpacked},
+            {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B",
+             "Reclaimable": "0B", "SizeBytes": 0},
+            {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B",
+             "Reclaimable": "0B", "SizeBytes": 0},
+            {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
+             "Reclaimable": "0B", "SizeBytes": 0},
+        ]
+
+    def check(self) -> list[str]:
+        problems = self.store.check()
+        infos = {i.key: i for i in self.snapshots.walk()}
+        for info in infos.values():
+            if info.parent is not None and info.parent not in infos:
+                problems.append(f"snapshot {info.key!r}: parent {info.parent!r} is missing")
+        return problems
+
+
+def _dead_extraction(key: str) -> bool:
+    """An unpack's temporary snapshot whose process has gone ("extract-<pid>-…")."""
+    if not key.startswith("extract-"):
+        return False
+    try:
+        pid = int(key.split("-")[1])
+    except (IndexError, ValueError):
+        return True
+    try:
+        os.kill(pid, 0)
+        return False
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+
+
+def _as_reference(name: str) -> reference.Reference | None:
+    try:
+        return reference.parse(name)
+    except MinidockerError:
+        return None
+
+
+def _size(n: int) -> str:
+    return human_size(n)
+
+
+def _age(text: str | None) -> str:
+    return human_age(text)

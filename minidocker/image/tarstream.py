@@ -1,0 +1,279 @@
+"""A strict, streaming reader of tar archives, for layers that may be hostile.
+
+Python's ``tarfile`` is lenient where a layer reader must not be: it treats
+garbage after the first member as the end of the archive, keeps every header
+in memory, and applies PAX global headers. This reader parses ustar, GNU
+(long names, base-256 numbers) and PAX headers itself, bounds every header's
+size, rejects what it cannot represent faithfully (sparse files, multi-volume
+archives, unknown types) and reports truncation as an error. Global PAX
+headers are ignored, as Docker does.
+
+The reader never touches the filesystem: it yields ``Entry`` values and lets
+the caller copy each entry's data out before asking for the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+from ..errors import CorruptContent, UnsafeArchive
+
+BLOCK = 512
+# Longest PAX record set or GNU long name we accept: real ones are tiny.
+MAX_META = 1 << 20
+
+REGULAR, HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIRECTORY, FIFO = "0", "1", "2", "3", "4", "5", "6"
+_REGULAR_ALIASES = {"0": REGULAR, "\0": REGULAR, "7": REGULAR}
+_KNOWN = {HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIRECTORY, FIFO}
+
+
+@dataclass
+class Entry:
+    """One archive member, with PAX and GNU extensions already applied."""
+
+    name: str
+    type: str
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+
+
+def _number(field_: bytes, what: str) -> int:
+    """Decode an octal or GNU base-256 numeric header field."""
+    if field_ and field_[0] & 0x80:
+        if field_[0] == 0xFF:
+            raise CorruptContent(f"tar header has a negative {what}")
+        value = field_[0] & 0x7F
+        for b in field_[1:]:
+            value = value << 8 | b
+        return value
+    text = field_.split(b"\0", 1)[0].strip(b" ")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise CorruptContent(f"tar header has an invalid {what}: {text[:20]!r}") from None
+
+
+def _text(field_: bytes) -> str:
+    return field_.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _checksum_ok(block: bytes) -> bool:
+    stored = _number(block[148:156], "checksum")
+    blanked = block[:148] + b" " * 8 + block[156:]
+    unsigned = sum(blanked)
+    signed = unsigned - 256 * sum(1 for b in blanked if b > 127)
+    return stored in (unsigned, signed)
+
+
+def _parse_pax(data: bytes) -> dict[str, str | bytes]:
+    """Parse PAX records ``"%d %s=%s\\n"``; xattr values stay bytes."""
+    records: dict[str, str | bytes] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos:].strip(b"\0") == b"":
+            break
+        space = data.find(b" ", pos)
+        if space < 0:
+            raise CorruptContent("malformed PAX header record")
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise CorruptContent("malformed PAX header record length") from None
+        end = pos + length
+        if length <= space - pos + 1 or end > len(data) or data[end - 1:end] != b"\n":
+            raise CorruptContent("malformed PAX header record")
+        key, sep, value = data[space + 1:end - 1].partition(b"=")
+        if not sep:
+            raise CorruptContent("malformed PAX header record")
+        k = key.decode("utf-8", "surrogateescape")
+        records[k] = value if k.startswith("SCHILY.xattr.") else value.decode("utf-8", "surrogateescape")
+        pos = end
+    return records
+
+
+class TarReader:
+    """Iterate over a tar stream's entries; read each entry's data in turn.
+
+    ``max_entries`` and ``max_bytes`` bound what the archive may expand to
+    (members plus headers), which stops decompression bombs early.
+    """
+
+    def __init__(self, stream: BinaryIO, *, max_entries: int, max_bytes: int):
+        self._f = stream
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._remaining = 0      # data bytes of the current entry not yet read
+        self._padding = 0        # padding after the current entry's data
+        self.entries = 0
+        self.total = 0           # bytes of the archive consumed so far
+
+    # -- low-level reading ------------------------------------------------
+    def _read_exact(self, n: int) -> bytes:
+        data = self._f.read(n)
+        if len(data) != n:
+            raise CorruptContent("tar archive is truncated (unexpected end of data)")
+        self.total += n
+        if self.total > self._max_bytes:
+            raise UnsafeArchive(f"layer expands beyond the limit of {self._max_bytes} bytes "
+                                "(a decompression bomb?); raise MINIDOCKER_MAX_LAYER_BYTES if it is real")
+        return data
+
+    def _skip(self, n: int) -> None:
+        while n:
+            chunk = min(n, 1 << 20)
+            self._read_exact(chunk)
+            n -= chunk
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes of the current entry's data (b"" at its end)."""
+        n = min(n, self._remaining)
+        if n <= 0:
+            return b""
+        data = self._read_exact(n)
+        self._remaining -= n
+        return data
+
+    def _finish_entry(self) -> None:
+        self._skip(self._remaining + self._padding)
+        self._remaining = self._padding = 0
+
+    def _meta_payload(self, size: int, what: str) -> bytes:
+        if size > MAX_META:
+            raise UnsafeArchive(f"tar {what} header of {size} bytes is larger than the {MAX_META}-byte limit")
+        data = self._read_exact(size)
+        self._skip(-size % BLOCK)
+        return data
+
+    # -- entries -----------------------------------------------------------
+    def __iter__(self) -> Iterator[Entry]:
+        pax: dict[str, str | bytes] = {}
+        long_name = long_link = None
+        while True:
+            self._finish_entry()
+            block = self._f.read(BLOCK)
+            if not block:
+                if pax or long_name is not None or long_link is not None:
+                    raise CorruptContent("tar archive is truncated after an extended header")
+                return  # a clean end without the two zero blocks; Go's reader allows it too
+            if len(block) != BLOCK:
+                raise CorruptContent("tar archive is truncated (partial header block)")
+            self.total += BLOCK
+            if block == b"\0" * BLOCK:
+                if pax or long_name is not None or long_link is not None:
+                    raise CorruptContent("tar archive ends right after an extended header")
+                second = self._f.read(BLOCK)
+                if second and second != b"\0" * BLOCK:
+                    raise CorruptContent("tar archive has a zero block followed by data")
+                return
+            if not _checksum_ok(block):
+                raise CorruptContent(f"tar header checksum mismatch at offset {self.total - BLOCK}")
+            typeflag = chr(block[156])
+            size = _number(block[124:136], "size")
+            if typeflag == "x":
+                pax.update(_parse_pax(self._meta_payload(size, "PAX")))
+                continue
+            if typeflag == "g":
+                self._meta_payload(size, "PAX global")  # ignored, as Docker does
+                continue
+            if typeflag == "L":
+                long_name = _text(self._meta_payload(size, "GNU long name"))
+                continue
+            if typeflag == "K":
+                long_link = _text(self._meta_payload(size, "GNU long link"))
+                continue
+            entry = self._entry(block, typeflag, size, pax, long_name, long_link)
+            pax, long_name, long_link = {}, None, None
+            self.entries += 1
+            if self.entries > self._max_entries:
+                raise UnsafeArchive(f"layer has more than {self._max_entries} entries; "
+                                    "raise MINIDOCKER_MAX_LAYER_ENTRIES if it is real")
+            if entry.type != REGULAR:
+                entry.size = 0  # header-only types carry no data, as in Go's reader
+            self._remaining = entry.size
+            self._padding = -entry.size % BLOCK
+            yield entry
+
+    def _entry(self, block, typeflag, size, pax, long_name, long_link) -> Entry:
+        if typeflag in ("S", "M", "V") or any(k.startswith("GNU.sparse.") for k in pax):
+            raise UnsafeArchive(f"unsupported tar entry (sparse, multi-volume or label, type {typeflag!r})")
+        type_ = _REGULAR_ALIASES.get(typeflag, typeflag)
+        if type_ not in _KNOWN and type_ != REGULAR:
+            raise UnsafeArchive(f"unsupported tar entry type {typeflag!r}")
+        name = _text(block[0:100])
+        if block[257:262] == b"ustar":
+            prefix = _text(block[345:500]) if block[257:263] == b"ustar\0" else ""
+            if prefix:
+                name = prefix + "/" + name
+        if long_name is not None:
+            name = long_name
+        linkname = long_link if long_link is not None else _text(block[157:257])
+        mode = _number(block[100:108], "mode") & 0o7777
+        uid = _number(block[108:116], "uid")
+        gid = _number(block[116:124], "gid")
+        mtime_ns = _number(block[136:148], "mtime") * 1_000_000_000
+        devmajor = _number(block[329:337], "devmajor")
+        devminor = _number(block[337:345], "devminor")
+        xattrs: dict[str, bytes] = {}
+        for key, value in pax.items():
+            if key == "path":
+                name = value
+            elif key == "linkpath":
+                linkname = value
+            elif key == "size":
+                size = _pax_int(value, key)
+            elif key == "uid":
+                uid = _pax_int(value, key)
+            elif key == "gid":
+                gid = _pax_int(value, key)
+            elif key == "mtime":
+                mtime_ns = _pax_time(value)
+            elif key.startswith("SCHILY.xattr."):
+                xattrs[key[len("SCHILY.xattr."):]] = value
+        if type_ == REGULAR and name.endswith("/"):
+            type_ = DIRECTORY  # pre-POSIX archives mark directories this way
+        if "\0" in name or "\0" in linkname:
+            raise UnsafeArchive("tar entry name contains a NUL byte")
+        return Entry(name, type_, size, mode, uid, gid, mtime_ns, linkname,
+                     devmajor, devminor, xattrs)
+
+    def drain(self) -> int:
+        """Read the rest of the stream (padding after the end marker); return its length."""
+        self._finish_entry()
+        n = 0
+        while chunk := self._f.read(1 << 20):
+            n += len(chunk)
+            self.total += len(chunk)
+            if self.total > self._max_bytes:
+                raise UnsafeArchive(f"layer expands beyond the limit of {self._max_bytes} bytes")
+        return n
+
+
+def _pax_int(value, key) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise CorruptContent(f"PAX header {key}={value!r} is not a number") from None
+    if n < 0:
+        raise CorruptContent(f"PAX header {key} is negative")
+    return n
+
+
+def _pax_time(value) -> int:
+    whole, _, frac = str(value).partition(".")
+    try:
+        secs = int(whole)
+        ns = int((frac + "000000000")[:9]) if frac else 0
+    except ValueError:
+        raise CorruptContent(f"PAX header mtime={value!r} is not a time") from None
+    return secs * 1_000_000_000 + (ns if secs >= 0 else -ns)
+

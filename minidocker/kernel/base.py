@@ -1,0 +1,115 @@
+"""The ``Kernel`` interface: every privileged or Linux-specific host operation.
+
+Code above this package (snapshots, layers, later the runtime) asks a
+``Kernel`` to mount, make device nodes, set extended attributes or change
+ownership. ``LinuxKernel`` performs the calls for real; the simulated kernel
+(a later stage of the project) models them, and a tracing kernel records them,
+so the same higher-level code runs on all of them.
+
+Arguments follow Python's ``os`` module: ``path`` may be a string or an open
+file descriptor, ``dir_fd`` makes ``path`` relative to a directory descriptor.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+# mount(2) flags, the subset minidocker uses (values from <sys/mount.h>).
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+# umount2(2) flags.
+MNT_DETACH = 0x2
+
+# The xattr overlayfs reads to make a directory hide everything below it.
+OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One mount to perform, as pure data (like containerd's mount.Mount)."""
+
+    type: str
+    source: str
+    options: tuple[str, ...] = field(default_factory=tuple)
+
+    def flags_and_data(self) -> tuple[int, str]:
+        """Split ``options`` into mount(2) flags and the filesystem's data string."""
+        known = {"ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV,
+                 "noexec": MS_NOEXEC, "bind": MS_BIND, "rbind": MS_BIND | MS_REC}
+        flags, data = 0, []
+        for opt in self.options:
+            if opt in known:
+                flags |= known[opt]
+            elif opt != "rw":
+                data.append(opt)
+        if self.type == "bind":
+            flags |= MS_BIND
+        return flags, ",".join(data)
+
+
+class Kernel(abc.ABC):
+    """The operations minidocker needs from an operating-system kernel."""
+
+    name: str = "abstract"
+
+    @property
+    @abc.abstractmethod
+    def privileged(self) -> bool:
+        """True when ownership changes, device nodes and mounts are allowed."""
+
+    @abc.abstractmethod
+    def mount(self, source: str, target: str, fstype: str | None,
+              flags: int = 0, data: str = "") -> None:
+        """mount(2)."""
+
+    @abc.abstractmethod
+    def umount(self, target: str, flags: int = 0) -> None:
+        """umount2(2)."""
+
+    @abc.abstractmethod
+    def mknod(self, path: str, mode: int, device: int, *, dir_fd: int | None = None) -> None:
+        """mknod(2); overlayfs whiteouts are character devices 0/0."""
+
+    @abc.abstractmethod
+    def chown(self, path: str | int, uid: int, gid: int, *,
+              dir_fd: int | None = None, follow_symlinks: bool = True) -> None:
+        """chown(2)/fchown(2)/lchown(2)."""
+
+    @abc.abstractmethod
+    def setxattr(self, path: str | int, name: str, value: bytes, *,
+                 follow_symlinks: bool = True) -> None:
+        """setxattr(2)."""
+
+    @abc.abstractmethod
+    def getxattr(self, path: str | int, name: str, *,
+                 follow_symlinks: bool = True) -> bytes | None:
+        """getxattr(2); ``None`` when the attribute is absent."""
+
+    @abc.abstractmethod
+    def listxattr(self, path: str | int, *, follow_symlinks: bool = True) -> list[str]:
+        """listxattr(2)."""
+
+    def mount_all(self, mounts: list[Mount], target: str) -> None:
+        """Mount each of ``mounts`` on ``target``, undoing earlier ones on failure."""
+        done = 0
+        try:
+            for m in mounts:
+                flags, data = m.flags_and_data()
+                fstype = None if flags & MS_BIND else m.type
+                self.mount(m.source, target, fstype, flags, data)
+                if flags & MS_BIND and flags & MS_RDONLY:
+                    # A bind mount ignores MS_RDONLY until it is remounted.
+                    self.mount("", target, None, flags | MS_REMOUNT, "")
+                done += 1
+        except BaseException:
+            for _ in range(done):
+                self.umount(target, MNT_DETACH)
+            raise

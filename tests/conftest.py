@@ -1,0 +1,50 @@
+"""Shared fixtures: a private state root per test, and the CI no-skip rule.
+
+Tests marked ``root`` need root and the real kernel; tests marked ``tools``
+need external programs (skopeo, umoci). Outside CI they skip when those are
+missing; with ``CI`` set they fail instead, so a green CI means they ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from minidocker.engine import Engine
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this test may not skip)")
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("root") and os.geteuid() != 0:
+        _unavailable("needs root")
+    for mark in item.iter_markers("tools"):
+        for tool in mark.args:
+            if shutil.which(tool) is None:
+                _unavailable(f"needs {tool}")
+
+
+@pytest.fixture
+def state_root(tmp_path, monkeypatch):
+    root = tmp_path / "state"
+    monkeypatch.setenv("MINIDOCKER_ROOT", str(root))
+    return root
+
+
+@pytest.fixture
+def engine(state_root):
+    return Engine(state_root)
+
+
+@pytest.fixture
+def busybox(engine):
+    """The busybox base image, made from the host's busybox-static."""
+    if shutil.which("busybox") is None:
+        _unavailable("needs busybox-static")
+    return engine.bootstrap("busybox")
