@@ -118,8 +118,23 @@ class TarReader:
         self.total = 0           # bytes of the archive consumed so far
 
     # -- low-level reading ------------------------------------------------
-    def _read_exact(self, n: int) -> bytes:
+    def _read_full(self, n: int) -> bytes:
+        """Up to ``n`` bytes, fewer only at the end: decompressors return short reads."""
         data = self._f.read(n)
+        if len(data) == n or not data:
+            return data
+        parts = [data]
+        got = len(data)
+        while got < n:
+            more = self._f.read(n - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._read_full(n)
         if len(data) != n:
             raise CorruptContent("tar archive is truncated (unexpected end of data)")
         self.total += n
@@ -160,7 +175,7 @@ class TarReader:
         long_name = long_link = None
         while True:
             self._finish_entry()
-            block = self._f.read(BLOCK)
+            block = self._read_full(BLOCK)
             if not block:
                 if pax or long_name is not None or long_link is not None:
                     raise CorruptContent("tar archive is truncated after an extended header")
@@ -171,7 +186,7 @@ class TarReader:
             if block == b"\0" * BLOCK:
                 if pax or long_name is not None or long_link is not None:
                     raise CorruptContent("tar archive ends right after an extended header")
-                second = self._f.read(BLOCK)
+                second = self._read_full(BLOCK)
                 if second and second != b"\0" * BLOCK:
                     raise CorruptContent("tar archive has a zero block followed by data")
                 return
