@@ -62,15 +62,16 @@ def apply_blob(kernel: Kernel, store: Store, layer: oci.Descriptor, diff_id: str
     with store.open_blob(layer) as f:
         blob = HashingReader(f)
         raw = open_uncompressed(blob, what)
-        tar = HashingReader(raw)
+        # A plain tar's diff ID is its blob digest: hash those bytes once, not twice.
+        tar = HashingReader(raw) if isinstance(raw, gzip.GzipFile) else None
         try:
-            apply_layer(kernel, tar, dest, **options)
+            apply_layer(kernel, tar or raw, dest, **options)
         except (OSError, EOFError, zlib.error) as e:
             raise CorruptContent(f"{what}: cannot decompress: {e}") from None
         while blob.read(1 << 20):  # trailing bytes after the gzip stream still count
             pass
     blob.verify(layer.digest, layer.size, what)
-    tar.verify(diff_id, None, f"{what} (uncompressed)")
+    (tar or blob).verify(diff_id, None, f"{what} (uncompressed)")
 
 
 def unpack(kernel: Kernel, store: Store, snapshots: Snapshotter, image: Image) -> str | None:
