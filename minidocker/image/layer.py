@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections import deque
 import posixpath
-import shutil
 import stat
 import tarfile
 from dataclasses import dataclass
@@ -43,9 +43,8 @@ OPAQUE_MARKER = ".wh..wh..opq"
 _MAX_SYMLINK_HOPS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-# xattrs a layer may carry; trusted.overlay.* would let a layer forge
-# whiteouts, opaque dirs or redirects in the overlay stack, so it may not.
-_ALLOWED_XATTR_PREFIXES = ("security.capability", "user.")
+# A layer may carry only file capabilities and user.* xattrs: trusted.overlay.*
+# would let it forge whiteouts, opaque dirs or redirects in the overlay stack.
 _COPY_CHUNK = 1 << 20
 
 
@@ -61,16 +60,26 @@ class _Root:
     def __init__(self, path: str):
         self.fd = os.open(path, _DIR_FLAGS)
         self._cache: dict[tuple[str, ...], int] = {}
+        self._retired: list[int] = []
 
     def close(self) -> None:
         self.forget()
+        self.release()
         os.close(self.fd)
 
     def forget(self) -> None:
-        """Drop cached directory descriptors (after a directory or symlink is replaced)."""
-        for fd in self._cache.values():
-            os.close(fd)
+        """Drop cached directory descriptors (after a directory or symlink is replaced).
+
+        They are closed only by ``release``, between entries, because the
+        entry being applied may still hold one of them.
+        """
+        self._retired.extend(self._cache.values())
         self._cache.clear()
+
+    def release(self) -> None:
+        for fd in self._retired:
+            os.close(fd)
+        self._retired.clear()
 
     def dir(self, parts: tuple[str, ...], create: bool = True) -> int:
         """A descriptor of directory ``parts``, resolved inside the root.
@@ -81,33 +90,38 @@ class _Root:
             return self.fd
         fd = self._cache.get(parts)
         if fd is None:
-            fd = self._resolve(list(parts), create)
+            fd = self._resolve(parts, create)
             if len(self._cache) >= 512:
                 self.forget()
             self._cache[parts] = fd
         return fd
 
-    def _resolve(self, pending: list[str], create: bool) -> int:
-        stack: list[int] = []  # descriptors of the directories entered, root excluded
-        hops = 0
+    def _resolve(self, parts: tuple[str, ...], create: bool) -> int:
+        # Only the current directory is held open, with its depth below the
+        # root: ".." re-opens the real parent (every step was entered with
+        # O_NOFOLLOW) and stops at depth 0, as in a chroot.
+        pending = deque(parts)
+        cur, depth, hops = os.dup(self.fd), 0, 0
         try:
             while pending:
-                name = pending.pop(0)
-                cur = stack[-1] if stack else self.fd
+                name = pending.popleft()
                 if name in ("", "."):
                     continue
                 if name == "..":
-                    if stack:  # ".." at the root stays at the root, as in a chroot
-                        os.close(stack.pop())
+                    if depth:
+                        cur = self._step(cur, "..")
+                        depth -= 1
                     continue
                 try:
-                    stack.append(os.open(name, _DIR_FLAGS, dir_fd=cur))
+                    cur = self._step(cur, name)
+                    depth += 1
                     continue
                 except FileNotFoundError:
                     if not create:
                         raise
                     os.mkdir(name, 0o755, dir_fd=cur)
-                    stack.append(os.open(name, _DIR_FLAGS, dir_fd=cur))
+                    cur = self._step(cur, name)
+                    depth += 1
                     continue
                 except OSError as e:
                     if e.errno not in (errno.ELOOP, errno.ENOTDIR):
@@ -120,16 +134,20 @@ class _Root:
                     raise OSError(errno.ELOOP, "too many levels of symbolic links", name)
                 target = os.readlink(name, dir_fd=cur)
                 if target.startswith("/"):
-                    while stack:
-                        os.close(stack.pop())
-                pending[:0] = target.split("/")
-            if not stack:
-                return os.dup(self.fd)
-            result = stack.pop()
-            return result
-        finally:
-            for fd in stack:
-                os.close(fd)
+                    os.close(cur)
+                    cur, depth = os.dup(self.fd), 0
+                pending.extendleft(reversed(target.split("/")))
+            return cur
+        except BaseException:
+            os.close(cur)
+            raise
+
+    @staticmethod
+    def _step(cur: int, name: str) -> int:
+        """Enter ``name`` below ``cur``, closing ``cur``; refuses symlinks."""
+        fd = os.open(name, _DIR_FLAGS, dir_fd=cur)
+        os.close(cur)
+        return fd
 
 
 def _clean_name(name: str) -> tuple[str, ...]:
@@ -161,13 +179,46 @@ def _remove(root: _Root, parent: int, name: str, keep_dir: bool = False) -> bool
     if stat.S_ISDIR(st.st_mode):
         if keep_dir:
             return True
-        shutil.rmtree(name, dir_fd=parent)
+        _rmtree_at(parent, name)
         root.forget()
     else:
         os.unlink(name, dir_fd=parent)
         if stat.S_ISLNK(st.st_mode):
             root.forget()
     return False
+
+
+def _rmtree_at(parent: int, name: str) -> None:
+    """Delete directory ``name`` and everything in it, without recursion.
+
+    ``shutil.rmtree`` recurses once per level before Python 3.13, so a layer
+    with a few thousand nested directories could crash it. Here only the
+    directory being emptied is open; going up re-opens ".." (each level was
+    entered with O_NOFOLLOW, so ".." is its real parent).
+    """
+    names = [name]
+    cur = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    try:
+        while names:
+            child = None
+            with os.scandir(cur) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=cur)
+            if child is not None:
+                cur = _Root._step(cur, child)
+                names.append(child)
+                continue
+            done = names.pop()
+            if names:
+                cur = _Root._step(cur, "..")
+                os.rmdir(done, dir_fd=cur)
+            else:
+                os.rmdir(done, dir_fd=parent)
+    finally:
+        os.close(cur)
 
 
 class _Applier:
@@ -179,12 +230,15 @@ class _Applier:
         self.mode = whiteouts
         self.allow_devices = allow_devices
         self.owner = kernel.privileged
-        self.dir_times: list[tuple[tuple[str, ...], int]] = []
+        self.dir_times: dict[tuple[str, ...], int] = {}  # the last entry's mtime wins
         self.unpacked: set[tuple[str, ...]] = set()  # delete mode: what this layer made
 
     def apply(self, reader: ts.TarReader) -> None:
         for entry in reader:
+            self.root.release()
             parts = _clean_name(entry.name)
+            if parts and parts[0].startswith(WHITEOUT_PREFIX * 2) and parts[0] != OPAQUE_MARKER:
+                continue  # AUFS metadata such as .wh..wh.plnk/: skipped, as Docker does
             try:
                 self._entry(reader, entry, parts)
             except MinidockerError:
@@ -192,7 +246,10 @@ class _Applier:
             except OSError as e:
                 raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: "
                                     f"{e.strerror or e}") from None
-        for parts, mtime in reversed(self.dir_times):
+            except (OverflowError, ValueError) as e:
+                raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: {e}") from None
+        self.root.release()
+        for parts, mtime in self.dir_times.items():
             try:
                 fd = self.root.dir(parts, create=False)
             except OSError:
@@ -206,7 +263,7 @@ class _Applier:
         if not parts:  # the root itself ("./")
             if e.type == ts.DIRECTORY:
                 self._metadata(self.root.fd, e)
-                self.dir_times.append(((), e.mtime_ns))
+                self.dir_times[()] = e.mtime_ns
             return
         base = parts[-1]
         if base.startswith(WHITEOUT_PREFIX):
@@ -222,7 +279,7 @@ class _Applier:
                 os.mkdir(base, 0o700, dir_fd=parent)
             fd = self.root.dir(parts)
             self._metadata(fd, e)
-            self.dir_times.append((parts, e.mtime_ns))
+            self.dir_times[parts] = e.mtime_ns
         elif e.type == ts.SYMLINK:
             _remove(self.root, parent, base)
             os.symlink(e.linkname, base, dir_fd=parent)
@@ -287,7 +344,7 @@ class _Applier:
         os.utime(base, ns=(e.mtime_ns, e.mtime_ns), dir_fd=parent)
 
     def _xattr(self, fd: int, key: str, value: bytes, name: str) -> None:
-        if not key.startswith(_ALLOWED_XATTR_PREFIXES):
+        if not (key == "security.capability" or key.startswith("user.")):
             raise UnsafeArchive(f"tar entry {name!r} sets extended attribute {key!r}, "
                                 "which a layer may not set")
         if key.startswith("security.") and not self.owner:
@@ -381,7 +438,8 @@ def write_layer(kernel: Kernel, src: str, out: BinaryIO, *,
                 caps = kernel.getxattr(full, "security.capability", follow_symlinks=False) \
                     if not stat.S_ISLNK(mode) else None
                 if caps is not None:
-                    ti.pax_headers["SCHILY.xattr.security.capability"] = caps.decode("latin-1")
+                    # tarfile writes PAX values as UTF-8; surrogateescape keeps raw bytes raw.
+                    ti.pax_headers["SCHILY.xattr.security.capability"] = caps.decode("utf-8", "surrogateescape")
                 if stat.S_ISDIR(mode):
                     ti.type = tarfile.DIRTYPE
                     ti.name = arc + "/"

@@ -80,7 +80,9 @@ def _parse_pax(data: bytes) -> dict[str, str | bytes]:
     records: dict[str, str | bytes] = {}
     pos = 0
     while pos < len(data):
-        if data[pos:].strip(b"\0") == b"":
+        if data[pos] == 0:  # NUL padding ends the records
+            if data[pos:].strip(b"\0"):
+                raise CorruptContent("malformed PAX header record")
             break
         space = data.find(b" ", pos)
         if space < 0:
@@ -133,14 +135,17 @@ class TarReader:
             got += len(more)
         return b"".join(parts)
 
-    def _read_exact(self, n: int) -> bytes:
-        data = self._read_full(n)
-        if len(data) != n:
-            raise CorruptContent("tar archive is truncated (unexpected end of data)")
+    def _count(self, n: int) -> None:
         self.total += n
         if self.total > self._max_bytes:
             raise UnsafeArchive(f"layer expands beyond the limit of {self._max_bytes} bytes "
                                 "(a decompression bomb?); raise MINIDOCKER_MAX_LAYER_BYTES if it is real")
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._read_full(n)
+        if len(data) != n:
+            raise CorruptContent("tar archive is truncated (unexpected end of data)")
+        self._count(n)
         return data
 
     def _skip(self, n: int) -> None:
@@ -182,11 +187,12 @@ class TarReader:
                 return  # a clean end without the two zero blocks; Go's reader allows it too
             if len(block) != BLOCK:
                 raise CorruptContent("tar archive is truncated (partial header block)")
-            self.total += BLOCK
+            self._count(BLOCK)
             if block == b"\0" * BLOCK:
                 if pax or long_name is not None or long_link is not None:
                     raise CorruptContent("tar archive ends right after an extended header")
                 second = self._read_full(BLOCK)
+                self._count(len(second))
                 if second and second != b"\0" * BLOCK:
                     raise CorruptContent("tar archive has a zero block followed by data")
                 return
@@ -195,7 +201,7 @@ class TarReader:
             typeflag = chr(block[156])
             size = _number(block[124:136], "size")
             if typeflag == "x":
-                pax.update(_parse_pax(self._meta_payload(size, "PAX")))
+                pax = _parse_pax(self._meta_payload(size, "PAX"))  # replaces, as in Go
                 continue
             if typeflag == "g":
                 self._meta_payload(size, "PAX global")  # ignored, as Docker does
@@ -267,9 +273,7 @@ class TarReader:
         n = 0
         while chunk := self._f.read(1 << 20):
             n += len(chunk)
-            self.total += len(chunk)
-            if self.total > self._max_bytes:
-                raise UnsafeArchive(f"layer expands beyond the limit of {self._max_bytes} bytes")
+            self._count(len(chunk))
         return n
 
 
@@ -284,11 +288,11 @@ def _pax_int(value, key) -> int:
 
 
 def _pax_time(value) -> int:
-    whole, _, frac = str(value).partition(".")
+    text = str(value).strip()
+    negative = text.startswith("-")
+    whole, _, frac = text.lstrip("-").partition(".")
     try:
-        secs = int(whole)
-        ns = int((frac + "000000000")[:9]) if frac else 0
+        ns = int(whole or "0") * 1_000_000_000 + (int((frac + "000000000")[:9]) if frac else 0)
     except ValueError:
         raise CorruptContent(f"PAX header mtime={value!r} is not a time") from None
-    return secs * 1_000_000_000 + (ns if secs >= 0 else -ns)
-
+    return -ns if negative else ns
