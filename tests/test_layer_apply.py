@@ -346,10 +346,9 @@ def test_existing_symlink_in_dest_is_replaced_not_written_through(kernel, dest, 
     host.assert_untouched()
 
 
-# Replacing an entry in a subdirectory: _remove() calls _Root.forget(), which
-# closes every cached directory descriptor -- including the parent descriptor
-# the caller is still holding -- so the following mkdir/open/symlink/link on
-# dir_fd=parent fails with EBADF ("Bad file descriptor").
+# Replacing an entry drops cached directory descriptors; the parent descriptor
+# the entry is using must stay valid until the entry is done (in the root and
+# in subdirectories alike).
 
 
 @pytest.mark.parametrize(("prefix", "first", "second", "expected"), [
