@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from minidocker.errors import InvalidReference
 
+# Docker accepts any registered algorithm; everything we store is sha256.
+from .digest import is_digest  # noqa: F401 (part of this module's API)
+
 DEFAULT_DOMAIN = "docker.io"
 DEFAULT_TAG = "latest"
 
@@ -33,8 +36,6 @@ _DOMAIN_COMPONENT = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
 _DOMAIN = re.compile(rf"{_HOST}(?::[0-9]+)?")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-# Docker accepts any registered algorithm; everything we store is sha256.
-_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
 
     # '@' cannot occur in a name or tag, so the first one starts the digest.
     typed_name, at, digest = text.partition("@")
-    if at and not _DIGEST.fullmatch(digest):
+    if at and not is_digest(digest):
         raise InvalidReference(
             f"invalid reference format: invalid digest {_quote(digest)}: "
             "expected 'sha256:' and 64 lowercase hex characters"
@@ -111,11 +112,6 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
     if tag is None and not at and default_tag:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag, digest or None)
-
-
-def is_digest(text: str) -> bool:
-    """True for 'sha256:' followed by 64 lowercase hex characters."""
-    return isinstance(text, str) and _DIGEST.fullmatch(text) is not None
 
 
 def _split_domain(name: str) -> tuple[str, str]:
