@@ -181,3 +181,12 @@ def test_unpacked_layers_are_shared_between_images(engine, busybox, tmp_path):
     assert snaps[top2].parent == top1
     assert len(snaps) == 2
     assert engine.unpack("app:1") == top2 and len(engine.snapshots.walk()) == 2
+
+
+def test_bootstrap_debian_without_debootstrap_says_how_to_get_it(state_root, tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path))  # nothing on PATH
+    r = subprocess.run([sys.executable, "-m", "minidocker", "bootstrap", "debian"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("minidocker: debootstrap is not installed; "
+                                "install it with `apt-get install debootstrap`")

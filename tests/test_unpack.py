@@ -60,3 +60,27 @@ def test_a_corrupt_gzip_layer_is_a_clear_error(engine):
     with pytest.raises(CorruptContent):
         engine.unpack("t:1")
     assert engine.snapshots.walk() == []
+
+
+def test_parallel_unpacks_of_one_image_share_one_snapshot_per_layer(engine, tmp_path):
+    import subprocess
+    import sys
+    data = [make_tar((f"f{i}", bytes([i]) * 50_000)) for i in range(3)]
+    _image(engine, [(d, oci.MT_LAYER) for d in data], [sha256_bytes(d) for d in data])
+    code = "import sys; from minidocker.engine import Engine; print(Engine(sys.argv[1]).unpack('t:1'))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(engine.store.root)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    tops = {p.communicate()[0].strip() for p in procs}
+    assert [p.returncode for p in procs] == [0] * 6
+    chain = oci.chain_ids([sha256_bytes(d) for d in data])
+    assert tops == {chain[-1]}
+    assert sorted(i.key for i in engine.snapshots.walk()) == sorted(chain)
+
+
+def test_prune_removes_snapshots_of_deleted_images_and_dead_unpacks(engine):
+    data = make_tar(("a", b"1"))
+    _image(engine, [(data, oci.MT_LAYER)], [sha256_bytes(data)])
+    engine.unpack("t:1")
+    engine.snapshots.prepare("extract-999999999-dead x")  # an unpack whose process died
+    engine.rmi("t:1")
+    assert engine.snapshots.walk() == []

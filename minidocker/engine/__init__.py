@@ -138,7 +138,7 @@ class Engine:
             parents = {i.parent for i in infos}
             for info in infos:
                 stale = info.kind == COMMITTED and info.key not in wanted
-                dead_extract = info.kind == ACTIVE and _dead_extraction(info.key)
+                dead_extract = info.kind == ACTIVE and self._dead_extraction(info.key)
                 if (stale or dead_extract) and info.key not in parents:
                     freed += self.snapshots.usage(info.key).size
                     self.snapshots.remove(info.key)
@@ -146,6 +146,16 @@ class Engine:
                     changed = True
         self.snapshots.cleanup()
         return count, freed
+
+    def _dead_extraction(self, key: str) -> bool:
+        """An unpack's temporary snapshot whose process has gone ("extract-<pid>-…")."""
+        if not key.startswith("extract-"):
+            return False
+        try:
+            pid = int(key.split("-")[1])
+        except (IndexError, ValueError):
+            return True
+        return not self.kernel.process_alive(pid)
 
     def prune(self, all_: bool = False) -> tuple[list[str], int]:
         """Remove untagged images (``all_``: every image no container uses) and garbage."""
@@ -242,23 +252,6 @@ class Engine:
             if info.parent is not None and info.parent not in infos:
                 problems.append(f"snapshot {info.key!r}: parent {info.parent!r} is missing")
         return problems
-
-
-def _dead_extraction(key: str) -> bool:
-    """An unpack's temporary snapshot whose process has gone ("extract-<pid>-…")."""
-    if not key.startswith("extract-"):
-        return False
-    try:
-        pid = int(key.split("-")[1])
-    except (IndexError, ValueError):
-        return True
-    try:
-        os.kill(pid, 0)
-        return False
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
 
 
 def _as_reference(name: str) -> reference.Reference | None:

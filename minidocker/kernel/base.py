@@ -97,6 +97,10 @@ class Kernel(abc.ABC):
     def listxattr(self, path: str | int, *, follow_symlinks: bool = True) -> list[str]:
         """listxattr(2)."""
 
+    @abc.abstractmethod
+    def process_alive(self, pid: int) -> bool:
+        """Whether process ``pid`` still exists (kill(pid, 0))."""
+
     def mount_all(self, mounts: list[Mount], target: str) -> None:
         """Mount each of ``mounts`` on ``target``, undoing earlier ones on failure."""
         done = 0

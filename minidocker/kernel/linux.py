@@ -64,3 +64,12 @@ class LinuxKernel(Kernel):
             if e.errno == errno.ENOTSUP:
                 return []
             raise
+
+    def process_alive(self, pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # it exists, it is just not ours
+        return True
