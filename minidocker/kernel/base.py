@@ -25,8 +25,21 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
+MS_SLAVE = 1 << 19
+MS_NOATIME = 0x400
+MS_STRICTATIME = 1 << 24
+
 # umount2(2) flags.
 MNT_DETACH = 0x2
+
+# clone(2)/unshare(2) namespace flags.
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
 
 # The xattr overlayfs reads to make a directory hide everything below it.
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -100,6 +113,69 @@ class Kernel(abc.ABC):
     @abc.abstractmethod
     def process_alive(self, pid: int) -> bool:
         """Whether process ``pid`` still exists (kill(pid, 0))."""
+
+    # -- processes and namespaces (used by the runtime) -------------------------
+    @abc.abstractmethod
+    def unshare(self, flags: int) -> None:
+        """unshare(2): move this process (or, for CLONE_NEWPID, its next child) to new namespaces."""
+
+    @abc.abstractmethod
+    def fork(self) -> int:
+        """fork(2): 0 in the child, the child's PID in the parent."""
+
+    @abc.abstractmethod
+    def execve(self, path: str, argv: list[str], env: dict[str, str]) -> None:
+        """execve(2); returns only by raising OSError."""
+
+    @abc.abstractmethod
+    def waitpid(self, pid: int, options: int = 0) -> tuple[int, int]:
+        """waitpid(2): (pid, raw status)."""
+
+    @abc.abstractmethod
+    def kill(self, pid: int, signal: int) -> None:
+        """kill(2)."""
+
+    @abc.abstractmethod
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        """pivot_root(2): make ``new_root`` the root of this mount namespace."""
+
+    @abc.abstractmethod
+    def sethostname(self, name: str) -> None:
+        """sethostname(2), in this process's UTS namespace."""
+
+    @abc.abstractmethod
+    def chdir(self, path: str) -> None:
+        """chdir(2)."""
+
+    @abc.abstractmethod
+    def set_identity(self, uid: int, gid: int, groups: list[int]) -> None:
+        """setgroups(2), setgid(2), setuid(2), in that order."""
+
+    @abc.abstractmethod
+    def limit_capabilities(self, keep: frozenset[int]) -> None:
+        """Drop every capability not in ``keep`` from the bounding, effective,
+        permitted, inheritable and ambient sets."""
+
+    @abc.abstractmethod
+    def close_fds(self, keep: tuple[int, ...]) -> None:
+        """Close every file descriptor but ``keep`` (no runtime fd may leak into a container)."""
+
+    # -- control files (cgroupfs, procfs) ------------------------------------------
+    @abc.abstractmethod
+    def read_file(self, path: str) -> str:
+        """The text of a small control file."""
+
+    @abc.abstractmethod
+    def write_file(self, path: str, data: str) -> None:
+        """Write ``data`` to an existing control file in one write(2)."""
+
+    @abc.abstractmethod
+    def make_dir(self, path: str) -> None:
+        """mkdir(2) (creating a cgroup is a mkdir)."""
+
+    @abc.abstractmethod
+    def remove_dir(self, path: str) -> None:
+        """rmdir(2) (removing a cgroup is an rmdir)."""
 
     def mount_all(self, mounts: list[Mount], target: str) -> None:
         """Mount each of ``mounts`` on ``target``, undoing earlier ones on failure."""

@@ -17,9 +17,35 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.syscall.restype = ctypes.c_long
+
+# System call numbers glibc has no wrapper for, per architecture.
+_SYSCALLS = {
+    "x86_64": {"pivot_root": 155, "capset": 126},
+    "aarch64": {"pivot_root": 41, "capset": 91},
+}
+_NR = _SYSCALLS.get(os.uname().machine, {})
+
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+LAST_CAP = 40  # CAP_CHECKPOINT_RESTORE; higher numbers are ignored when absent
 
 
-def _check(result: int, what: str, path: str) -> None:
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _check(result: int, what: str, path: str = "") -> None:
     if result != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}", path)
@@ -73,3 +99,75 @@ class LinuxKernel(Kernel):
         except PermissionError:
             return True  # it exists, it is just not ours
         return True
+
+    def unshare(self, flags):
+        _check(_libc.unshare(flags), "unshare")
+
+    def fork(self):
+        return os.fork()
+
+    def execve(self, path, argv, env):
+        os.execve(path, argv, env)
+
+    def waitpid(self, pid, options=0):
+        return os.waitpid(pid, options)
+
+    def kill(self, pid, signal):
+        os.kill(pid, signal)
+
+    def pivot_root(self, new_root, put_old):
+        if "pivot_root" not in _NR:
+            raise OSError(errno.ENOSYS, f"pivot_root: unknown syscall number on {os.uname().machine}")
+        _check(_libc.syscall(_NR["pivot_root"], os.fsencode(new_root), os.fsencode(put_old)),
+               "pivot_root", new_root)
+
+    def sethostname(self, name):
+        data = name.encode()
+        _check(_libc.sethostname(data, len(data)), "sethostname", name)
+
+    def chdir(self, path):
+        os.chdir(path)
+
+    def set_identity(self, uid, gid, groups):
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(uid)
+
+    def limit_capabilities(self, keep):
+        for cap in range(LAST_CAP + 1):
+            if cap not in keep and _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                if ctypes.get_errno() != errno.EINVAL:  # EINVAL: the kernel lacks this cap
+                    _check(-1, "prctl(PR_CAPBSET_DROP)")
+        _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+        mask = [0, 0]
+        for cap in keep:
+            mask[cap // 32] |= 1 << (cap % 32)
+        header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)(*[_CapData(m, m, m) for m in mask])
+        _check(_libc.syscall(_NR["capset"], ctypes.byref(header), data), "capset")
+
+    def close_fds(self, keep):
+        fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+        for fd in fds:
+            if fd > 2 and fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # the descriptor of the listing itself, already closed
+
+    def read_file(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def write_file(self, path, data):
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+
+    def make_dir(self, path):
+        os.mkdir(path, 0o755)
+
+    def remove_dir(self, path):
+        os.rmdir(path)

@@ -1,0 +1,1 @@
+"""The container runtime: specs, cgroups, the rootfs, the container process, its lifecycle."""

@@ -1,0 +1,319 @@
+"""cgroups: one manager interface, a v1 and a v2 implementation.
+
+``detect`` reads the mount table: a ``cgroup2`` filesystem at the cgroup root
+means v2 (the unified hierarchy); ``cgroup`` (v1) mounts per controller mean
+v1, and "hybrid" when a v2 hierarchy is also mounted beside them (as here:
+systemd's ``unified`` mount with no controllers, so limits go through v1).
+
+Every container gets its cgroup *below the caller's own* (read from
+``/proc/self/cgroup``), in ``<caller>/minidocker/<id>``: minidocker never
+creates, limits or moves anything elsewhere. All access goes through the
+``Kernel`` (``make_dir``, ``write_file`` …), so tests can point a manager at a
+fake cgroupfs directory and the simulator can model it.
+
+Limits follow Docker: ``--memory`` → ``memory.limit_in_bytes`` / ``memory.max``
+(swap allowed up to the same amount again, Docker's default); ``--cpus`` →
+CFS quota per 100 ms period (``cpu.cfs_quota_us`` / ``cpu.max``);
+``--pids-limit`` → ``pids.max``. An OOM kill shows in ``memory.oom_control``
+/ ``memory.events`` as ``oom_kill N``.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from ..errors import MinidockerError
+from ..kernel.base import Kernel
+from .spec import CPU_PERIOD_US, Resources
+
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
+V2_CONTROLLERS = ("memory", "cpu", "pids")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the host offers: the version and where each hierarchy is mounted."""
+
+    version: str                       # "v2", "v1" or "hybrid"
+    mounts: dict[str, str]             # controller (or "" for v2) -> mount point
+    caller: dict[str, str]             # controller (or "" for v2) -> the caller's cgroup path
+
+
+def parse_layout(mountinfo: str, self_cgroup: str) -> Layout:
+    """Work out the cgroup layout from /proc/self/mountinfo and /proc/self/cgroup."""
+    v1: dict[str, str] = {}
+    v2_mount = None
+    for line in mountinfo.splitlines():
+        pre, _, post = line.partition(" - ")
+        fields, post_fields = pre.split(), post.split()
+        if len(fields) < 5 or len(post_fields) < 3:
+            continue
+        fstype, mount_point, options = post_fields[0], fields[4], post_fields[2].split(",")
+        if fstype == "cgroup2":
+            if v2_mount is None or len(mount_point) < len(v2_mount):
+                v2_mount = mount_point
+        elif fstype == "cgroup":
+            for opt in options:
+                if opt in V1_CONTROLLERS:
+                    v1.setdefault(opt, mount_point)
+    caller: dict[str, str] = {}
+    for line in self_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":
+            caller[""] = path
+        for c in controllers.split(","):
+            if c in V1_CONTROLLERS:
+                caller[c] = path
+    if v1:
+        version = "hybrid" if v2_mount else "v1"
+        return Layout(version, v1, caller)
+    if v2_mount:
+        return Layout("v2", {"": v2_mount}, caller)
+    raise MinidockerError("no cgroup filesystem is mounted; containers need cgroups")
+
+
+def host_layout(kernel: Kernel) -> Layout:
+    return parse_layout(kernel.read_file("/proc/self/mountinfo"),
+                        kernel.read_file("/proc/self/cgroup"))
+
+
+class CgroupManager(abc.ABC):
+    """The cgroup(s) of one container."""
+
+    def __init__(self, kernel: Kernel, layout: Layout, container_id: str):
+        self.k = kernel
+        self.layout = layout
+        self.id = container_id
+
+    @abc.abstractmethod
+    def paths(self) -> dict[str, str]:
+        """Controller → the container's cgroup directory."""
+
+    @abc.abstractmethod
+    def create(self, resources: Resources) -> None:
+        """Make the cgroup(s) and write the limits."""
+
+    @abc.abstractmethod
+    def join_files(self) -> list[str]:
+        """Files a process writes "0" into to join the container's cgroup(s)."""
+
+    @abc.abstractmethod
+    def oom_killed(self) -> bool: ...
+
+    @abc.abstractmethod
+    def cpu_usage_ns(self) -> int: ...
+
+    @abc.abstractmethod
+    def memory_usage(self) -> int: ...
+
+    @abc.abstractmethod
+    def procs_file(self) -> str: ...
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in self.k.read_file(self.procs_file()).split()]
+        except FileNotFoundError:
+            return []
+
+    def _parents(self) -> dict[str, str]:
+        return {c: os.path.dirname(p) for c, p in self.paths().items()}
+
+    def _mkdirs(self) -> None:
+        done = []
+        try:
+            for ctrl, path in self.paths().items():
+                for d in (os.path.dirname(path), path):
+                    try:
+                        self.k.make_dir(d)
+                        if d == path:
+                            done.append(path)
+                    except FileExistsError:
+                        if d == path:
+                            raise MinidockerError(f"cgroup {path} already exists") from None
+        except BaseException:
+            for path in done:
+                self._rmdir(path)
+            raise
+
+    def _rmdir(self, path: str) -> None:
+        for attempt in range(50):
+            try:
+                self.k.remove_dir(path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                if e.errno != errno.EBUSY or attempt == 49:
+                    raise
+                time.sleep(0.01)  # the last processes are still leaving
+
+    def destroy(self) -> None:
+        """Kill whatever is left in the cgroup and remove it (and an empty parent)."""
+        for _ in range(100):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    self.k.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        for path in self.paths().values():
+            self._rmdir(path)
+        for parent in set(self._parents().values()):
+            try:
+                self.k.remove_dir(parent)  # the shared "minidocker" level, once empty
+            except OSError:
+                pass
+
+
+class V1Manager(CgroupManager):
+    def paths(self):
+        return {c: os.path.join(self.layout.mounts[c],
+                                self.layout.caller.get(c, "/").lstrip("/"), "minidocker", self.id)
+                for c in V1_CONTROLLERS if c in self.layout.mounts}
+
+    def create(self, resources):
+        missing = [c for c in ("memory", "cpu", "pids") if c not in self.layout.mounts]
+        if missing:
+            raise MinidockerError(f"cgroup v1 controllers not mounted: {', '.join(missing)}")
+        self._mkdirs()
+        try:
+            p = self.paths()
+            if resources.memory is not None:
+                self.k.write_file(f"{p['memory']}/memory.limit_in_bytes", str(resources.memory))
+                try:  # present only when the kernel accounts swap
+                    self.k.write_file(f"{p['memory']}/memory.memsw.limit_in_bytes",
+                                      str(resources.memory * 2))
+                except FileNotFoundError:
+                    pass
+            if resources.cpu_quota_us is not None:
+                self.k.write_file(f"{p['cpu']}/cpu.cfs_period_us", str(CPU_PERIOD_US))
+                self.k.write_file(f"{p['cpu']}/cpu.cfs_quota_us", str(max(resources.cpu_quota_us, 1000)))
+            if resources.pids_limit is not None:
+                self.k.write_file(f"{p['pids']}/pids.max", str(resources.pids_limit))
+        except BaseException:
+            self.destroy()
+            raise
+
+    def join_files(self):
+        return [f"{p}/cgroup.procs" for p in self.paths().values()]
+
+    def procs_file(self):
+        return f"{self.paths()['memory']}/cgroup.procs"
+
+    def oom_killed(self):
+        try:
+            text = self.k.read_file(f"{self.paths()['memory']}/memory.oom_control")
+        except FileNotFoundError:
+            return False
+        return _counter(text, "oom_kill") > 0
+
+    def cpu_usage_ns(self):
+        ctrl = "cpuacct" if "cpuacct" in self.layout.mounts else "cpu"
+        return int(self.k.read_file(f"{self.paths()[ctrl]}/cpuacct.usage").strip() or 0)
+
+    def memory_usage(self):
+        return int(self.k.read_file(f"{self.paths()['memory']}/memory.usage_in_bytes").strip() or 0)
+
+
+class V2Manager(CgroupManager):
+    def _base(self) -> str:
+        return os.path.join(self.layout.mounts[""], self.layout.caller.get("", "/").lstrip("/"))
+
+    def paths(self):
+        return {"": os.path.join(self._base(), "minidocker", self.id)}
+
+    def _enable(self, directory: str) -> None:
+        """Delegate memory, cpu and pids to the children of ``directory``."""
+        available = self.k.read_file(f"{directory}/cgroup.controllers").split()
+        wanted = [c for c in V2_CONTROLLERS if c in available]
+        missing = [c for c in V2_CONTROLLERS if c not in available]
+        if missing:
+            raise MinidockerError(f"cgroup v2: controllers {', '.join(missing)} are not available in "
+                                  f"{directory}; run minidocker where they are delegated")
+        enabled = self.k.read_file(f"{directory}/cgroup.subtree_control").split()
+        todo = [c for c in wanted if c not in enabled]
+        if not todo:
+            return
+        try:
+            self.k.write_file(f"{directory}/cgroup.subtree_control", " ".join("+" + c for c in todo))
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                raise MinidockerError(
+                    f"cgroup v2: cannot delegate controllers below {directory} because processes "
+                    "live in it (the no-internal-processes rule); start minidocker in a cgroup of "
+                    "its own, e.g. `systemd-run --scope -p Delegate=yes minidocker …`") from None
+            raise
+
+    def create(self, resources):
+        base = self._base()
+        self._enable(base)
+        path = self.paths()[""]
+        parent = os.path.dirname(path)
+        try:
+            self.k.make_dir(parent)
+        except FileExistsError:
+            pass
+        self._enable(parent)
+        self._mkdirs()
+        try:
+            if resources.memory is not None:
+                self.k.write_file(f"{path}/memory.max", str(resources.memory))
+                self.k.write_file(f"{path}/memory.swap.max", str(resources.memory))
+            if resources.cpu_quota_us is not None:
+                self.k.write_file(f"{path}/cpu.max", f"{max(resources.cpu_quota_us, 1000)} {CPU_PERIOD_US}")
+            if resources.pids_limit is not None:
+                self.k.write_file(f"{path}/pids.max", str(resources.pids_limit))
+        except BaseException:
+            self.destroy()
+            raise
+
+    def join_files(self):
+        return [f"{self.paths()['']}/cgroup.procs"]
+
+    def procs_file(self):
+        return f"{self.paths()['']}/cgroup.procs"
+
+    def oom_killed(self):
+        try:
+            return _counter(self.k.read_file(f"{self.paths()['']}/memory.events"), "oom_kill") > 0
+        except FileNotFoundError:
+            return False
+
+    def cpu_usage_ns(self):
+        return _counter(self.k.read_file(f"{self.paths()['']}/cpu.stat"), "usage_usec") * 1000
+
+    def memory_usage(self):
+        return int(self.k.read_file(f"{self.paths()['']}/memory.current").strip() or 0)
+
+    def destroy(self):
+        kill = f"{self.paths()['']}/cgroup.kill"
+        try:
+            self.k.write_file(kill, "1")  # Linux ≥ 5.14 kills the whole cgroup at once
+        except OSError:
+            pass
+        super().destroy()
+
+
+def _counter(text: str, key: str) -> int:
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        if k == key:
+            return int(v)
+    return 0
+
+
+def manager(kernel: Kernel, container_id: str, layout: Layout | None = None) -> CgroupManager:
+    layout = layout or host_layout(kernel)
+    cls = V2Manager if layout.version == "v2" else V1Manager
+    return cls(kernel, layout, container_id)
