@@ -24,9 +24,7 @@ gives the same bytes and the same digest.
 
 from __future__ import annotations
 
-import errno
 import os
-from collections import deque
 import posixpath
 import stat
 import tarfile
@@ -36,12 +34,11 @@ from typing import BinaryIO, Callable
 from .. import config
 from ..errors import MinidockerError, UnsafeArchive
 from ..kernel.base import OVERLAY_OPAQUE_XATTR, Kernel
+from ..fsroot import Root, rmtree_at
 from . import tarstream as ts
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
-_MAX_SYMLINK_HOPS = 40
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # A layer may carry only file capabilities and user.* xattrs: trusted.overlay.*
 # would let it forge whiteouts, opaque dirs or redirects in the overlay stack.
@@ -52,102 +49,6 @@ _COPY_CHUNK = 1 << 20
 class ApplyResult:
     entries: int
     size: int          # bytes of the uncompressed tar stream
-
-
-class _Root:
-    """A directory tree entered only by descriptors, resolving paths as if chrooted."""
-
-    def __init__(self, path: str):
-        self.fd = os.open(path, _DIR_FLAGS)
-        self._cache: dict[tuple[str, ...], int] = {}
-        self._retired: list[int] = []
-
-    def close(self) -> None:
-        self.forget()
-        self.release()
-        os.close(self.fd)
-
-    def forget(self) -> None:
-        """Drop cached directory descriptors (after a directory or symlink is replaced).
-
-        They are closed only by ``release``, between entries, because the
-        entry being applied may still hold one of them.
-        """
-        self._retired.extend(self._cache.values())
-        self._cache.clear()
-
-    def release(self) -> None:
-        for fd in self._retired:
-            os.close(fd)
-        self._retired.clear()
-
-    def dir(self, parts: tuple[str, ...], create: bool = True) -> int:
-        """A descriptor of directory ``parts``, resolved inside the root.
-
-        Missing directories are created (tar archives may omit parents).
-        """
-        if not parts:
-            return self.fd
-        fd = self._cache.get(parts)
-        if fd is None:
-            fd = self._resolve(parts, create)
-            if len(self._cache) >= 512:
-                self.forget()
-            self._cache[parts] = fd
-        return fd
-
-    def _resolve(self, parts: tuple[str, ...], create: bool) -> int:
-        # Only the current directory is held open, with its depth below the
-        # root: ".." re-opens the real parent (every step was entered with
-        # O_NOFOLLOW) and stops at depth 0, as in a chroot.
-        pending = deque(parts)
-        cur, depth, hops = os.dup(self.fd), 0, 0
-        try:
-            while pending:
-                name = pending.popleft()
-                if name in ("", "."):
-                    continue
-                if name == "..":
-                    if depth:
-                        cur = self._step(cur, "..")
-                        depth -= 1
-                    continue
-                try:
-                    cur = self._step(cur, name)
-                    depth += 1
-                    continue
-                except FileNotFoundError:
-                    if not create:
-                        raise
-                    os.mkdir(name, 0o755, dir_fd=cur)
-                    cur = self._step(cur, name)
-                    depth += 1
-                    continue
-                except OSError as e:
-                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
-                        raise
-                st = os.stat(name, dir_fd=cur, follow_symlinks=False)
-                if not stat.S_ISLNK(st.st_mode):
-                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", name)
-                hops += 1
-                if hops > _MAX_SYMLINK_HOPS:
-                    raise OSError(errno.ELOOP, "too many levels of symbolic links", name)
-                target = os.readlink(name, dir_fd=cur)
-                if target.startswith("/"):
-                    os.close(cur)
-                    cur, depth = os.dup(self.fd), 0
-                pending.extendleft(reversed(target.split("/")))
-            return cur
-        except BaseException:
-            os.close(cur)
-            raise
-
-    @staticmethod
-    def _step(cur: int, name: str) -> int:
-        """Enter ``name`` below ``cur``, closing ``cur``; refuses symlinks."""
-        fd = os.open(name, _DIR_FLAGS, dir_fd=cur)
-        os.close(cur)
-        return fd
 
 
 def _clean_name(name: str) -> tuple[str, ...]:
@@ -170,7 +71,7 @@ def _escapes(name: str) -> bool:
     return False
 
 
-def _remove(root: _Root, parent: int, name: str, keep_dir: bool = False) -> bool:
+def _remove(root: Root, parent: int, name: str, keep_dir: bool = False) -> bool:
     """Remove ``name`` in ``parent`` if present; returns whether a directory was kept."""
     try:
         st = os.stat(name, dir_fd=parent, follow_symlinks=False)
@@ -179,7 +80,7 @@ def _remove(root: _Root, parent: int, name: str, keep_dir: bool = False) -> bool
     if stat.S_ISDIR(st.st_mode):
         if keep_dir:
             return True
-        _rmtree_at(parent, name)
+        rmtree_at(parent, name)
         root.forget()
     else:
         os.unlink(name, dir_fd=parent)
@@ -188,45 +89,12 @@ def _remove(root: _Root, parent: int, name: str, keep_dir: bool = False) -> bool
     return False
 
 
-def _rmtree_at(parent: int, name: str) -> None:
-    """Delete directory ``name`` and everything in it, without recursion.
-
-    ``shutil.rmtree`` recurses once per level before Python 3.13, so a layer
-    with a few thousand nested directories could crash it. Here only the
-    directory being emptied is open; going up re-opens ".." (each level was
-    entered with O_NOFOLLOW, so ".." is its real parent).
-    """
-    names = [name]
-    cur = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    try:
-        while names:
-            child = None
-            with os.scandir(cur) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        child = entry.name
-                        break
-                    os.unlink(entry.name, dir_fd=cur)
-            if child is not None:
-                cur = _Root._step(cur, child)
-                names.append(child)
-                continue
-            done = names.pop()
-            if names:
-                cur = _Root._step(cur, "..")
-                os.rmdir(done, dir_fd=cur)
-            else:
-                os.rmdir(done, dir_fd=parent)
-    finally:
-        os.close(cur)
-
-
 class _Applier:
     def __init__(self, kernel: Kernel, dest: str, whiteouts: str, allow_devices: bool):
         if whiteouts not in ("overlay", "delete"):
             raise ValueError(f"whiteouts must be 'overlay' or 'delete', not {whiteouts!r}")
         self.k = kernel
-        self.root = _Root(dest)
+        self.root = Root(dest)
         self.mode = whiteouts
         self.allow_devices = allow_devices
         self.owner = kernel.privileged

@@ -1,0 +1,154 @@
+"""Paths inside a directory tree, resolved as if the tree were the root.
+
+A layer being applied, a container's rootfs before ``pivot_root``: in both,
+a path named by untrusted input (a tar entry, ``-w``, ``-v HOST:CTR``) must
+land inside the tree even when the tree holds symlinks pointing anywhere.
+``Root`` walks one component at a time with ``O_NOFOLLOW``, follows symlinks
+itself with chroot semantics (absolute targets restart at the tree's root,
+``..`` stops there) and hands out directory descriptors, so nothing outside
+the tree is ever opened and nothing can be swapped in between check and use.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections import deque
+
+MAX_SYMLINK_HOPS = 40
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def split(path: str) -> tuple[str, ...]:
+    """Components of ``path`` relative to the root (no "", "." entries)."""
+    return tuple(p for p in path.split("/") if p and p != ".")
+
+
+class Root:
+    """A directory tree entered only by descriptors, resolving paths as if chrooted."""
+
+    def __init__(self, path: str):
+        self.fd = os.open(path, DIR_FLAGS)
+        self._cache: dict[tuple[str, ...], int] = {}
+        self._retired: list[int] = []
+
+    def close(self) -> None:
+        self.forget()
+        self.release()
+        os.close(self.fd)
+
+    def forget(self) -> None:
+        """Drop cached directory descriptors (after a directory or symlink is replaced).
+
+        They are closed only by ``release``, between entries, because the
+        entry being applied may still hold one of them.
+        """
+        self._retired.extend(self._cache.values())
+        self._cache.clear()
+
+    def release(self) -> None:
+        for fd in self._retired:
+            os.close(fd)
+        self._retired.clear()
+
+    def dir(self, parts: tuple[str, ...], create: bool = True) -> int:
+        """A descriptor of directory ``parts``, resolved inside the root.
+
+        Missing directories are created (tar archives may omit parents).
+        """
+        if not parts:
+            return self.fd
+        fd = self._cache.get(parts)
+        if fd is None:
+            fd = self._resolve(parts, create)
+            if len(self._cache) >= 512:
+                self.forget()
+            self._cache[parts] = fd
+        return fd
+
+    def _resolve(self, parts: tuple[str, ...], create: bool) -> int:
+        # Only the current directory is held open, with its depth below the
+        # root: ".." re-opens the real parent (every step was entered with
+        # O_NOFOLLOW) and stops at depth 0, as in a chroot.
+        pending = deque(parts)
+        cur, depth, hops = os.dup(self.fd), 0, 0
+        try:
+            while pending:
+                name = pending.popleft()
+                if name in ("", "."):
+                    continue
+                if name == "..":
+                    if depth:
+                        cur = self._step(cur, "..")
+                        depth -= 1
+                    continue
+                try:
+                    cur = self._step(cur, name)
+                    depth += 1
+                    continue
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    os.mkdir(name, 0o755, dir_fd=cur)
+                    cur = self._step(cur, name)
+                    depth += 1
+                    continue
+                except OSError as e:
+                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                st = os.stat(name, dir_fd=cur, follow_symlinks=False)
+                if not stat.S_ISLNK(st.st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", name)
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise OSError(errno.ELOOP, "too many levels of symbolic links", name)
+                target = os.readlink(name, dir_fd=cur)
+                if target.startswith("/"):
+                    os.close(cur)
+                    cur, depth = os.dup(self.fd), 0
+                pending.extendleft(reversed(target.split("/")))
+            return cur
+        except BaseException:
+            os.close(cur)
+            raise
+
+    @staticmethod
+    def _step(cur: int, name: str) -> int:
+        """Enter ``name`` below ``cur``, closing ``cur``; refuses symlinks."""
+        fd = os.open(name, DIR_FLAGS, dir_fd=cur)
+        os.close(cur)
+        return fd
+
+
+def rmtree_at(parent: int, name: str) -> None:
+    """Delete directory ``name`` and everything in it, without recursion.
+
+    ``shutil.rmtree`` recurses once per level before Python 3.13, so a layer
+    with a few thousand nested directories could crash it. Here only the
+    directory being emptied is open; going up re-opens ".." (each level was
+    entered with O_NOFOLLOW, so ".." is its real parent).
+    """
+    names = [name]
+    cur = os.open(name, DIR_FLAGS, dir_fd=parent)
+    try:
+        while names:
+            child = None
+            with os.scandir(cur) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=cur)
+            if child is not None:
+                cur = Root._step(cur, child)
+                names.append(child)
+                continue
+            done = names.pop()
+            if names:
+                cur = Root._step(cur, "..")
+                os.rmdir(done, dir_fd=cur)
+            else:
+                os.rmdir(done, dir_fd=parent)
+    finally:
+        os.close(cur)
