@@ -98,9 +98,15 @@ def cmd_inspect(a) -> int:
     results, failed = [], []
     for name in a.images:
         try:
-            results.append(engine.inspect(name))
+            if getattr(a, "image_only", False):
+                results.append(engine.inspect(name))
+                continue
+            try:
+                results.append(engine.inspect_container(name))
+            except MinidockerError:
+                results.append(engine.inspect(name))
         except MinidockerError as e:
-            failed.append(str(e))
+            failed.append(f"No such object: {name}" if not getattr(a, "image_only", False) else str(e))
     if a.format and a.format != "json":
         print(render(results, a.format, []))
     else:
@@ -213,6 +219,143 @@ def cmd_system_check(a) -> int:
     return 0
 
 
+# -- containers ------------------------------------------------------------------
+
+def _container_options(a) -> dict:
+    return dict(name=a.name or "", entrypoint=[a.entrypoint] if a.entrypoint is not None else None,
+                env=a.env, env_files=a.env_file, workdir=a.workdir or "", user=a.user,
+                hostname=a.hostname or "", memory=a.memory, cpus=a.cpus, pids_limit=a.pids_limit,
+                volumes=a.volume, read_only=a.read_only, tty=a.tty, stdin=a.interactive,
+                auto_remove=a.rm, init=a.init)
+
+
+def _attach():
+    from .runtime.supervisor import Attach
+    return Attach(stdin=0, stdout=1, stderr=2)
+
+
+def cmd_create(a) -> int:
+    record = _engine().create(a.image, a.command or None, **_container_options(a))
+    print(record.id)
+    return 0
+
+
+def cmd_run(a) -> int:
+    engine = _engine()
+    if a.detach:
+        record, _ = engine.run(a.image, a.command or None, detach_=True, **_container_options(a))
+        print(record.id)
+        return 0
+    from .runtime.supervisor import restore_terminal_settings
+    restore = restore_terminal_settings(0) if (a.tty and a.interactive) else (lambda: None)
+    try:
+        sys.stdout.flush()
+        _, code = engine.run(a.image, a.command or None, attach=_attach(), **_container_options(a))
+    finally:
+        restore()
+    return code
+
+
+def cmd_start(a) -> int:
+    engine, status = _engine(), 0
+    for ref in a.containers:
+        try:
+            if a.attach:
+                return engine.start(ref, _attach())
+            engine.start(ref)
+            print(ref)
+        except MinidockerError as e:
+            print(f"minidocker: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _each(a, action) -> int:
+    status = 0
+    for ref in a.containers:
+        try:
+            action(ref)
+            print(ref)
+        except MinidockerError as e:
+            print(f"minidocker: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_stop(a) -> int:
+    engine = _engine()
+    return _each(a, lambda ref: engine.stop(ref, a.time))
+
+
+def cmd_kill(a) -> int:
+    engine = _engine()
+    return _each(a, lambda ref: engine.kill(ref, a.signal))
+
+
+def cmd_rm(a) -> int:
+    engine = _engine()
+    return _each(a, lambda ref: engine.rm(ref, a.force))
+
+
+def cmd_wait(a) -> int:
+    engine, status = _engine(), 0
+    for ref in a.containers:
+        try:
+            print(engine.wait(ref))
+        except MinidockerError as e:
+            print(f"minidocker: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_ps(a) -> int:
+    rows = _engine().ps_rows(all_=a.all)
+    if a.quiet:
+        print("\n".join(r["ID"] for r in rows))
+        return 0
+    cols = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+            ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+    print(render(rows, a.format, cols))
+    return 0
+
+
+def cmd_logs(a) -> int:
+    out = {"stdout": sys.stdout, "stderr": sys.stderr}
+    for stream, text in _engine().logs(a.container, follow=a.follow, tail=a.tail):
+        out[stream].write(text)
+        out[stream].flush()
+    return 0
+
+
+def cmd_top(a) -> int:
+    rows = _engine().top(a.container)
+    print(render(rows, None, [("UID", "UID"), ("PID", "PID"), ("PPID", "PPID"), ("CMD", "CMD")]))
+    return 0
+
+
+def _run_args(p, run: bool):
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    if run:
+        p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V", help="set an environment variable")
+    p.add_argument("--env-file", action="append", default=[], metavar="FILE", help="read environment variables from a file")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("-u", "--user", help="USER[:GROUP] (name or number)")
+    p.add_argument("--hostname", help="container host name")
+    p.add_argument("-m", "--memory", help="memory limit, e.g. 64m")
+    p.add_argument("--cpus", help="number of CPUs, e.g. 0.5")
+    p.add_argument("--pids-limit", help="process limit (-1 for unlimited)")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]", help="bind mount a host path")
+    p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem read-only")
+    p.add_argument("--entrypoint", help="overwrite the image's ENTRYPOINT")
+    p.add_argument("--init", action="store_true", help="accepted for compatibility; PID 1 is the command itself")
+
+
 # -- the parser ------------------------------------------------------------------
 
 def _images_args(p):
@@ -238,6 +381,7 @@ def _inspect_args(p):
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-f", "--format", help="json (default) or a Go-template subset")
     p.set_defaults(func=cmd_inspect)
+    return p
 
 
 def _tag_args(p):
@@ -284,9 +428,47 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
+    run = sub.add_parser("run", help="create and run a new container from an image")
+    _run_args(run, True)
+    run.set_defaults(func=cmd_run)
+    create = sub.add_parser("create", help="create a new container")
+    _run_args(create, False)
+    create.set_defaults(func=cmd_create)
+    start = sub.add_parser("start", help="start stopped containers")
+    start.add_argument("containers", nargs="+", metavar="CONTAINER")
+    start.add_argument("-a", "--attach", action="store_true", help="attach to output and wait")
+    start.set_defaults(func=cmd_start)
+    stop = sub.add_parser("stop", help="stop running containers (SIGTERM, then SIGKILL)")
+    stop.add_argument("containers", nargs="+", metavar="CONTAINER")
+    stop.add_argument("-t", "--time", type=float, default=10, help="seconds to wait before killing (default 10)")
+    stop.set_defaults(func=cmd_stop)
+    kill = sub.add_parser("kill", help="send a signal to running containers")
+    kill.add_argument("containers", nargs="+", metavar="CONTAINER")
+    kill.add_argument("-s", "--signal", default="KILL", help="signal to send (default KILL)")
+    kill.set_defaults(func=cmd_kill)
+    wait = sub.add_parser("wait", help="block until containers stop, then print their exit codes")
+    wait.add_argument("containers", nargs="+", metavar="CONTAINER")
+    wait.set_defaults(func=cmd_wait)
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("containers", nargs="+", metavar="CONTAINER")
+    rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    rm.set_defaults(func=cmd_rm)
+    ps = sub.add_parser("ps", help="list containers")
+    ps.add_argument("-a", "--all", action="store_true", help="show all containers (default: running)")
+    ps.add_argument("-q", "--quiet", action="store_true", help="only show IDs")
+    ps.add_argument("--format", help="table, json, or a Go-template subset")
+    ps.set_defaults(func=cmd_ps)
+    logs = sub.add_parser("logs", help="fetch the logs of a container")
+    logs.add_argument("container", metavar="CONTAINER")
+    logs.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    logs.add_argument("-n", "--tail", type=int, help="number of lines from the end")
+    logs.set_defaults(func=cmd_logs)
+    top = sub.add_parser("top", help="display the processes of a container")
+    top.add_argument("container", metavar="CONTAINER")
+    top.set_defaults(func=cmd_top)
     _images_args(sub.add_parser("images", help="list images"))
     _history_args(sub.add_parser("history", help="show the history of an image"))
-    _inspect_args(sub.add_parser("inspect", help="show low-level information on images"))
+    _inspect_args(sub.add_parser("inspect", help="show low-level information on containers or images"))
     _tag_args(sub.add_parser("tag", help="create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"))
     _rmi_args(sub.add_parser("rmi", help="remove one or more images"))
     _save_args(sub.add_parser("save", help="save images to a tar archive (Docker and OCI layout in one)"))
@@ -299,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     image.required = True
     _images_args(image.add_parser("ls", help="list images"))
     _history_args(image.add_parser("history", help="show the history of an image"))
-    _inspect_args(image.add_parser("inspect", help="show low-level information on images"))
+    _inspect_args(image.add_parser("inspect", help="show low-level information on images"))\
+        .set_defaults(image_only=True)
     _tag_args(image.add_parser("tag", help="create a tag"))
     _rmi_args(image.add_parser("rm", help="remove images"))
     _save_args(image.add_parser("save", help="save images to a tar archive"))

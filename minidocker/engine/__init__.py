@@ -22,9 +22,10 @@ from ..kernel import get_kernel
 from ..kernel.base import Kernel
 from ..snapshot import ACTIVE, COMMITTED
 from ..snapshot.overlay import OverlaySnapshotter
+from .containers import ContainerVerbs
 
 
-class Engine:
+class Engine(ContainerVerbs):
     def __init__(self, root: str | os.PathLike | None = None, kernel: Kernel | None = None):
         self.store = Store(root)
         self.snapshots = OverlaySnapshotter(Path(self.store.root) / "snapshots")
@@ -108,8 +109,13 @@ class Engine:
     def rmi(self, name: str, force: bool = False) -> list[str]:
         """Untag, and delete the image once no tag is left, as ``docker rmi`` does."""
         img = self.image(name)
+        users = [r for r in self.containers.all() if r.spec.image_id == img.id]
         out = []
         ref = _as_reference(name)
+        last_tag = not (ref is not None and ref in img.tags and len(img.tags) > 1)
+        if users and last_tag and not force:
+            raise Conflict(f"conflict: unable to delete {img.short_id} (must be forced) - image is "
+                           f"being used by container {users[0].id[:12]}")
         if ref is not None and ref in img.tags:
             self.store.remove_entries(img.manifest_descriptor.digest, ref)
             out.append(f"Untagged: {ref.familiar()}")
@@ -160,7 +166,10 @@ class Engine:
     def prune(self, all_: bool = False) -> tuple[list[str], int]:
         """Remove untagged images (``all_``: every image no container uses) and garbage."""
         deleted = []
+        used = {r.spec.image_id for r in self.containers.all()}
         for ref, entry in self.store.entries():
+            if self.store.image(entry).id in used:
+                continue
             if ref is None or all_:
                 self.store.remove_entries(entry.digest)
                 deleted.append(entry.digest)

@@ -160,6 +160,23 @@ class Kernel(abc.ABC):
     def close_fds(self, keep: tuple[int, ...]) -> None:
         """Close every file descriptor but ``keep`` (no runtime fd may leak into a container)."""
 
+    @abc.abstractmethod
+    def symlink(self, target: str, path: str, *, dir_fd: int | None = None) -> None:
+        """symlink(2)."""
+
+    @abc.abstractmethod
+    def loopback_up(self) -> None:
+        """Bring ``lo`` up in this process's network namespace (new ones start with it down)."""
+
+    @abc.abstractmethod
+    def setns(self, path: str, nstype: int) -> None:
+        """setns(2) into the namespace file ``path`` (``/proc/PID/ns/…``)."""
+
+    @abc.abstractmethod
+    def setsid(self, controlling_tty: int | None = None) -> None:
+        """setsid(2): a new session; then make ``controlling_tty`` (a pty slave
+        fd) its controlling terminal (TIOCSCTTY)."""
+
     # -- control files (cgroupfs, procfs) ------------------------------------------
     @abc.abstractmethod
     def read_file(self, path: str) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
+import socket
+import struct
 
 from .base import Kernel
 
@@ -18,6 +21,7 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.syscall.restype = ctypes.c_long
@@ -171,3 +175,26 @@ class LinuxKernel(Kernel):
 
     def remove_dir(self, path):
         os.rmdir(path)
+
+    def symlink(self, target, path, *, dir_fd=None):
+        os.symlink(target, path, dir_fd=dir_fd)
+
+    def loopback_up(self):
+        SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            req = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+    def setns(self, path, nstype):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _check(_libc.setns(fd, nstype), "setns", path)
+        finally:
+            os.close(fd)
+
+    def setsid(self, controlling_tty=None):
+        os.setsid()
+        if controlling_tty is not None:
+            import termios
+            fcntl.ioctl(controlling_tty, termios.TIOCSCTTY, 0)

@@ -1,0 +1,327 @@
+"""The container verbs of the engine: create, start, run, stop, kill, wait, rm, ps, logs, inspect, top.
+
+Policies are Docker's: ``--entrypoint`` replaces the image's entrypoint and
+its Cmd; the image's Env, WorkingDir and User are defaults; names are unique;
+a running container is removed only with ``force``; ``stop`` sends SIGTERM
+(or the image's StopSignal), waits, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import signal as signals
+import time
+from typing import Iterator
+
+from ..errors import Conflict, MinidockerError, NotFound
+from ..format import human_age
+from ..runtime import spec as specs
+from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record
+from ..runtime.supervisor import Attach, StartFailed, detach, now, supervise
+
+_ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gentle", "happy", "keen",
+               "lucid", "modest", "nifty", "quirky", "serene", "tender", "vibrant", "zealous")
+_NAMES = ("turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "knuth", "liskov",
+          "hamilton", "dijkstra", "kowalevski", "lomonosov", "mendeleev", "chebyshev",
+          "lebedev", "ershov")
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+class RunError(MinidockerError):
+    """A problem with a run/create request: Docker exits 125 for these."""
+
+    exit_code = 125
+
+
+class ContainerVerbs:
+    """Mixed into ``Engine``; uses its store, snapshots and kernel."""
+
+    @property
+    def containers(self) -> Containers:
+        return Containers(self.store.root / "containers")
+
+    # -- create / start / run ----------------------------------------------------
+    def create(self, image: str, cmd: list[str] | None = None, *, name: str = "",
+               entrypoint: list[str] | None = None, env: list[str] = (), env_files: list[str] = (),
+               workdir: str = "", user: str | None = None, hostname: str = "",
+               memory: str | None = None, cpus: str | None = None, pids_limit: str | None = None,
+               volumes: list[str] = (), read_only: bool = False, tty: bool = False,
+               stdin: bool = False, auto_remove: bool = False, init: bool = False) -> Record:
+        if name and (not set(name) <= _NAME_CHARS or not name[0].isalnum()):
+            raise RunError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        resources = specs.Resources(
+            memory=specs.parse_memory(memory) if memory is not None else None,
+            nano_cpus=specs.parse_cpus(cpus) if cpus is not None else None,
+            pids_limit=specs.parse_pids_limit(pids_limit) if pids_limit is not None else None)
+        binds = tuple(specs.parse_bind(v) for v in volumes)
+        for b in binds:
+            if not os.path.exists(b.source):
+                raise RunError(f"invalid volume {b.source}:{b.target}: bind source path does not exist: {b.source}")
+        extra_env = [line for f in env_files for line in specs.parse_env_file(f)] + list(env)
+        try:
+            img = self.image(image)
+        except NotFound:
+            raise RunError(f"Unable to find image '{image}' locally (and minidocker does not pull; "
+                           "try `minidocker bootstrap busybox` or `minidocker load`)") from None
+        cfg = img.config.container_config
+        argv = specs.resolve_argv(entrypoint, cmd, cfg)
+        if workdir and not workdir.startswith("/"):
+            raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
+        cid = secrets.token_hex(32)
+        if not name:
+            rng = random.Random(cid)
+            name = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}"
+            taken = {r.spec.name for r in self.containers.all()}
+            while name in taken:
+                name = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}{rng.randint(1, 99)}"
+        spec = specs.ContainerSpec(
+            id=cid, name=name, image=image, image_id=img.id, argv=tuple(argv),
+            env=tuple(specs.parse_env(extra_env, cfg.get("Env") or [])),
+            working_dir=workdir or cfg.get("WorkingDir") or "/",
+            user=user if user is not None else (cfg.get("User") or ""),
+            hostname=hostname or cid[:12], tty=tty, stdin=stdin, auto_remove=auto_remove,
+            readonly_rootfs=read_only, init=init, binds=binds, resources=resources,
+            entrypoint=tuple(entrypoint if entrypoint is not None else cfg.get("Entrypoint") or ()),
+            cmd=tuple(cmd or (cfg.get("Cmd") or [] if entrypoint is None else [])))
+        top = self.unpack(image)
+        record = self.containers.create(spec, now())
+        try:
+            self.snapshots.prepare(record.snapshot_key, top, labels={"container": cid})
+        except BaseException:
+            self.containers.delete(record)
+            raise
+        return record
+
+    def start(self, ref: str | Record, attach: Attach | None = None) -> int:
+        """Start a created or exited container. Attached: run it here and return
+        its exit code; detached: return 0 once it runs."""
+        record = ref if isinstance(ref, Record) else self.containers.find(ref)
+        status = record.observed_status(self.kernel)
+        if status == RUNNING:
+            return 0
+        layers = self.snapshots.mounts(record.snapshot_key)
+        record.state.OOMKilled = False
+        if attach is not None:
+            try:
+                return supervise(self.kernel, record, layers, attach)
+            finally:
+                self._after_exit(record)
+
+        def run(started_fd):
+            try:
+                supervise(self.kernel, record, layers, None, started_fd)
+            finally:
+                self._after_exit(record)
+
+        detach(run)
+        return 0
+
+    def _after_exit(self, record: Record) -> None:
+        if record.spec.auto_remove:
+            fresh = self.containers.load(record.id) if (record.dir / "state.json").exists() else record
+            if fresh.state.Status != RUNNING:
+                self._remove(record)
+
+    def run(self, image: str, cmd: list[str] | None = None, *, detach_: bool = False,
+            attach: Attach | None = None, **options) -> tuple[Record, int]:
+        record = self.create(image, cmd, **options)
+        try:
+            code = self.start(record, None if detach_ else attach)
+        except StartFailed:
+            if record.spec.auto_remove:
+                self._remove(record)
+            raise
+        return record, code
+
+    # -- signals and waiting --------------------------------------------------------
+    def kill(self, ref: str, signal: str | int = "KILL") -> Record:
+        record = self.containers.find(ref)
+        if record.observed_status(self.kernel) != RUNNING:
+            raise Conflict(f"Cannot kill container: {ref}: container {record.id[:12]} is not running")
+        self.kernel.kill(record.state.Pid, _signal_number(signal))
+        return record
+
+    def stop(self, ref: str, timeout: float = 10) -> Record:
+        record = self.containers.find(ref)
+        if record.observed_status(self.kernel) != RUNNING:
+            return record
+        image_cfg = self.store.resolve(record.spec.image_id).config.container_config \
+            if self._has_image(record.spec.image_id) else {}
+        sig = _signal_number(image_cfg.get("StopSignal") or "TERM")
+        try:
+            self.kernel.kill(record.state.Pid, sig)
+        except ProcessLookupError:
+            pass
+        if self.wait(record.id, timeout=timeout) is None:
+            try:
+                self.kernel.kill(record.state.Pid, signals.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.wait(record.id)
+        return record
+
+    def _has_image(self, image_id: str) -> bool:
+        try:
+            self.store.resolve(image_id)
+            return True
+        except MinidockerError:
+            return False
+
+    def wait(self, ref: str, timeout: float | None = None) -> int | None:
+        """Block until the container is not running; its exit code (None on timeout)."""
+        record = self.containers.find(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                record = self.containers.load(record.id)
+            except NotFound:
+                return record.state.ExitCode  # removed (--rm) after it exited
+            status = record.observed_status(self.kernel)
+            if status in (EXITED, CREATED, DEAD):
+                return record.state.ExitCode if status != DEAD else -1
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    # -- removing ----------------------------------------------------------------------
+    def rm(self, ref: str, force: bool = False) -> str:
+        record = self.containers.find(ref)
+        if record.observed_status(self.kernel) == RUNNING:
+            if not force:
+                raise Conflict(f"cannot remove container {ref}: container is running: "
+                               "stop the container before removing or force remove")
+            self.kernel.kill(record.state.Pid, signals.SIGKILL)
+            self.wait(record.id)
+        self._remove(record)
+        return record.id
+
+    def _remove(self, record: Record) -> None:
+        try:
+            self.snapshots.remove(record.snapshot_key)
+        except NotFound:
+            pass
+        self.containers.delete(record)
+
+    # -- looking ---------------------------------------------------------------------------
+    def ps_rows(self, all_: bool = False) -> list[dict]:
+        rows = []
+        for r in self.containers.all():
+            status = r.observed_status(self.kernel)
+            if not all_ and status != RUNNING:
+                continue
+            rows.append({
+                "ID": r.id[:12], "Image": r.spec.image,
+                "Command": json.dumps(" ".join(r.spec.argv))[:22] + ('…"' if len(" ".join(r.spec.argv)) > 20 else ""),
+                "CreatedAt": r.created, "RunningFor": human_age(r.created),
+                "Status": _status_text(r, status), "State": status, "Ports": "", "Names": r.spec.name,
+            })
+        return rows
+
+    def inspect_container(self, ref: str) -> dict:
+        r = self.containers.find(ref)
+        status = r.observed_status(self.kernel)
+        s = r.state
+        return {
+            "Id": r.id, "Created": r.created, "Path": r.spec.argv[0], "Args": list(r.spec.argv[1:]),
+            "State": {"Status": status, "Running": status == RUNNING, "Paused": False,
+                      "Restarting": False, "OOMKilled": s.OOMKilled, "Dead": status == DEAD,
+                      "Pid": s.Pid if status == RUNNING else 0, "ExitCode": s.ExitCode,
+                      "Error": s.Error or ("supervisor gone; state unknown" if status == DEAD else ""),
+                      "StartedAt": s.StartedAt, "FinishedAt": s.FinishedAt},
+            "Image": r.spec.image_id, "Name": "/" + r.spec.name, "LogPath": str(r.log_path),
+            "Driver": "overlay",
+            "Config": {"Hostname": r.spec.hostname, "User": r.spec.user, "Tty": r.spec.tty,
+                       "OpenStdin": r.spec.stdin, "Env": list(r.spec.env), "Cmd": list(r.spec.cmd),
+                       "Entrypoint": list(r.spec.entrypoint) or None, "Image": r.spec.image,
+                       "WorkingDir": r.spec.working_dir},
+            "HostConfig": {"Binds": [f"{b.source}:{b.target}{':ro' if b.readonly else ''}"
+                                     for b in r.spec.binds],
+                           "AutoRemove": r.spec.auto_remove, "ReadonlyRootfs": r.spec.readonly_rootfs,
+                           "Memory": r.spec.resources.memory or 0,
+                           "NanoCpus": r.spec.resources.nano_cpus or 0,
+                           "PidsLimit": r.spec.resources.pids_limit,
+                           "NetworkMode": "none", "LogConfig": {"Type": "json-file", "Config": {}}},
+        }
+
+    def logs(self, ref: str, follow: bool = False, tail: int | None = None) -> Iterator[tuple[str, str]]:
+        """(stream, text) pairs from the JSON log; with ``follow`` until the container exits."""
+        record = self.containers.find(ref)
+        try:
+            f = open(record.log_path, "rb")
+        except FileNotFoundError:
+            return
+        with f:
+            lines = f.readlines()
+            if tail is not None:
+                lines = lines[-tail:] if tail > 0 else []
+            for line in lines:
+                yield _decode(line)
+            while follow:
+                line = f.readline()
+                if line:
+                    yield _decode(line)
+                    continue
+                try:
+                    current = self.containers.load(record.id)
+                except NotFound:
+                    return
+                if current.observed_status(self.kernel) != RUNNING:
+                    for line in f.readlines():
+                        yield _decode(line)
+                    return
+                time.sleep(0.05)
+
+    def top(self, ref: str) -> list[dict]:
+        from ..runtime import cgroups
+        record = self.containers.find(ref)
+        if record.observed_status(self.kernel) != RUNNING:
+            raise Conflict(f"container {record.id[:12]} is not running")
+        rows = []
+        for pid in cgroups.manager(self.kernel, record.id).pids():
+            try:
+                stat = self.kernel.read_file(f"/proc/{pid}/stat")
+                cmdline = self.kernel.read_file(f"/proc/{pid}/cmdline").replace("\0", " ").strip()
+                status = self.kernel.read_file(f"/proc/{pid}/status")
+            except FileNotFoundError:
+                continue
+            ppid = stat.rsplit(")", 1)[1].split()[1]
+            uid = next((line.split()[1] for line in status.splitlines() if line.startswith("Uid:")), "?")
+            rows.append({"UID": uid, "PID": str(pid), "PPID": ppid, "CMD": cmdline})
+        return rows
+
+
+def _decode(line: bytes) -> tuple[str, str]:
+    try:
+        obj = json.loads(line)
+        return obj.get("stream", "stdout"), obj.get("log", "")
+    except ValueError:
+        return "stdout", line.decode("utf-8", "replace")
+
+
+def _status_text(r: Record, status: str) -> str:
+    if status == RUNNING:
+        return "Up " + human_age(r.state.StartedAt).removesuffix(" ago")
+    if status == EXITED:
+        return f"Exited ({r.state.ExitCode}) {human_age(r.state.FinishedAt)}"
+    if status == DEAD:
+        return "Dead"
+    return "Created"
+
+
+def _signal_number(sig: str | int) -> int:
+    if isinstance(sig, int) or str(sig).isdigit():
+        n = int(sig)
+        if not 0 < n < signals.NSIG:
+            raise RunError(f"invalid signal: {sig}")
+        return n
+    name = str(sig).upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(getattr(signals, name))
+    except AttributeError:
+        raise RunError(f"invalid signal: {sig}") from None

@@ -1,0 +1,137 @@
+"""The container's first process: from a forked copy of the runtime to the user's program.
+
+``become_container`` runs in the child the supervisor forked after
+``unshare(CLONE_NEWPID)``, so it is PID 1 of a new PID namespace. In order:
+join the cgroups (before anything else, so every later byte is accounted),
+leave the host's mount/UTS/IPC/network/cgroup namespaces, set the hostname,
+build the rootfs and ``pivot_root`` into it, resolve the user inside the
+container, close every descriptor the runtime holds, enter the working
+directory, drop capabilities and privileges, and ``execve``.
+
+Any failure is written as one JSON line to the error pipe (close-on-exec, so
+a successful ``execve`` closes it empty) and ends the process with Docker's
+code: 125 for a runtime error, 126 when the program cannot be executed,
+127 when it is not found.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from dataclasses import dataclass
+
+from ..errors import MinidockerError
+from ..fsroot import Root, split
+from ..kernel.base import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
+                           CLONE_NEWUTS, Kernel, Mount)
+from . import rootfs, user
+from .spec import DEFAULT_CAPABILITIES, DEFAULT_PATH, ContainerSpec
+
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    """Everything the container's first process needs, decided by the supervisor."""
+
+    spec: ContainerSpec
+    rootfs: str
+    layers: tuple[Mount, ...]
+    etc_files: dict[str, str]
+    cgroup_join: tuple[str, ...]
+
+
+class ExecFailed(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def become_container(k: Kernel, plan: InitPlan, error_fd: int, tty: bool) -> None:
+    """Turn this (forked) process into the container; never returns."""
+    code, message = 125, "unknown error"
+    try:
+        _setup_and_exec(k, plan, error_fd, tty)
+    except ExecFailed as e:
+        code, message = e.code, str(e)
+    except MinidockerError as e:
+        message = str(e)
+    except OSError as e:
+        message = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+    except BaseException as e:  # never let the runtime's Python continue in the container
+        message = f"{type(e).__name__}: {e}"
+    try:
+        os.write(error_fd, json.dumps({"code": code, "message": message}).encode())
+    finally:
+        os._exit(code)
+
+
+def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, tty: bool) -> None:
+    spec = plan.spec
+    for path in plan.cgroup_join:
+        k.write_file(path, "0")
+    k.setsid(0 if tty else None)
+    k.unshare(NAMESPACES)
+    k.sethostname(spec.hostname)
+    k.loopback_up()
+    rootfs.setup(k, spec, plan.rootfs, list(plan.layers), plan.etc_files)
+    ident = user.resolve(spec.user, _read("/etc/passwd"), _read("/etc/group"))
+    env = _environment(spec, ident)
+    k.close_fds(keep=(error_fd,))
+    _enter_workdir(k, spec.working_dir, ident)
+    k.limit_capabilities(frozenset(DEFAULT_CAPABILITIES.values()))
+    k.set_identity(ident.uid, ident.gid, list(ident.groups))
+    _exec(k, list(spec.argv), env)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _environment(spec: ContainerSpec, ident: user.Identity) -> dict[str, str]:
+    env = {}
+    for item in spec.env:
+        k, _, v = item.partition("=")
+        env[k] = v
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOSTNAME", spec.hostname)
+    env.setdefault("HOME", ident.home or "/")
+    if spec.tty:
+        env.setdefault("TERM", "xterm")
+    return env
+
+
+def _enter_workdir(k: Kernel, workdir: str, ident: user.Identity) -> None:
+    # Resolved inside the new root, after every runtime descriptor is closed:
+    # a -w like /proc/self/fd/N can then reach nothing of the host.
+    root = Root("/")
+    try:
+        k.chdir(root.dir(split(workdir or "/")))
+    finally:
+        root.close()
+    if os.getcwd().startswith("(unreachable)"):
+        raise MinidockerError(f"working directory {workdir} is outside the container")
+
+
+def _exec(k: Kernel, argv: list[str], env: dict[str, str]) -> None:
+    prog = argv[0]
+    candidates = [prog] if "/" in prog else \
+        [os.path.join(d or ".", prog) for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    denied = None
+    for path in candidates:
+        try:
+            k.execve(path, argv, env)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC, errno.EISDIR):
+                denied = denied or e
+            elif e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise ExecFailed(126, f"exec {prog}: {e.strerror}") from None
+    if denied is not None:
+        raise ExecFailed(126, f'exec: "{prog}": permission denied')
+    where = "" if "/" in prog else " in $PATH"
+    raise ExecFailed(127, f'exec: "{prog}": executable file not found{where}')

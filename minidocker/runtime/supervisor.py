@@ -1,0 +1,312 @@
+"""The supervisor: the process that owns one running container.
+
+It creates the container's cgroup, forks the container's first process into
+a new PID namespace (``runtime.init`` does the rest there), then stays with
+it: copies its output into the JSON-lines log (and to an attached terminal),
+forwards signals, reaps it, records the exit code and OOM kill, and removes
+the cgroup (and with ``--rm`` the whole container).
+
+Foreground ``run`` makes the CLI process itself the supervisor; ``run -d``
+and ``start`` fork a detached one (new session, stdio on /dev/null), so the
+container outlives the CLI. Either way the steps are the same code.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import signal
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ..errors import MinidockerError
+from ..kernel.base import CLONE_NEWPID, Kernel, Mount
+from . import cgroups
+from .init import InitPlan, become_container
+from .state import EXITED, RUNNING, Record
+
+
+class StartFailed(MinidockerError):
+    """The container's process could not start; carries Docker's exit code."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.exit_code = code
+
+
+@dataclass
+class Attach:
+    """The terminal (or pipes) of a foreground ``run``."""
+
+    stdin: int | None      # our stdin, when -i
+    stdout: int
+    stderr: int
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _write_etc(record: Record) -> dict[str, str]:
+    spec = record.spec
+    files = {
+        "/etc/hostname": f"{spec.hostname}\n",
+        "/etc/hosts": ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                       f"127.0.1.1\t{spec.hostname}\n"),
+        # no network yet: name resolution has nowhere to go but loopback
+        "/etc/resolv.conf": "nameserver 127.0.0.1\n",
+    }
+    out = {}
+    for target, text in files.items():
+        path = record.dir / os.path.basename(target)
+        path.write_text(text)
+        out[target] = str(path)
+    return out
+
+
+class _Log:
+    """Docker's json-file format: {"log": ..., "stream": ..., "time": ...} per line."""
+
+    def __init__(self, path):
+        self.f = open(path, "ab", buffering=0)
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        data = self.partial[stream] + data
+        *lines, rest = data.split(b"\n")
+        self.partial[stream] = rest
+        out = b"".join(self._line(stream, line + b"\n") for line in lines)
+        if out:
+            self.f.write(out)
+
+    def _line(self, stream: str, data: bytes) -> bytes:
+        return json.dumps({"log": data.decode("utf-8", "replace"), "stream": stream,
+                           "time": now()}).encode() + b"\n"
+
+    def close(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self.f.write(self._line(stream, rest))
+        self.f.close()
+
+
+def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | None,
+              started_fd: int | None = None) -> int:
+    """Run the container to its end; return its exit code (Docker's rules)."""
+    spec = record.spec
+    cg = cgroups.manager(k, spec.id)
+    cg.create(spec.resources)
+    tty = spec.tty
+    try:
+        etc = _write_etc(record)
+        (record.dir / "rootfs").mkdir(exist_ok=True)
+        plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))
+        if tty:
+            master, slave = os.openpty()
+            child_stdio = (slave, slave, slave)
+            ours = [master]
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            stdin = attach.stdin if (attach and spec.stdin and attach.stdin is not None) \
+                else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            child_stdio = (stdin, out_w, err_w)
+            ours = [out_r, err_r]
+        err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
+        k.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace
+        pid = k.fork()
+        if pid == 0:
+            try:
+                for i, fd in enumerate(child_stdio):
+                    os.dup2(fd, i)  # dup2 clears close-on-exec on the copy
+                os.close(err_r_pipe)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            finally:
+                become_container(k, plan, err_w_pipe, tty)
+        os.close(err_w_pipe)
+        for fd in set(child_stdio):
+            if not (attach and fd == attach.stdin):
+                os.close(fd)
+        failure = _read_all(err_r_pipe)
+        os.close(err_r_pipe)
+        if failure:
+            k.waitpid(pid)
+            info = json.loads(failure)
+            raise StartFailed(info["code"], info["message"])
+        record.state.Status = RUNNING
+        record.state.Pid = pid
+        record.state.SupervisorPid = os.getpid()
+        record.state.StartedAt = now()
+        record.state.Error = ""
+        record.save_state()
+        if started_fd is not None:
+            os.write(started_fd, b"ok")
+            os.close(started_fd)
+        status = _relay(k, pid, ours, tty, attach, record)
+    except StartFailed as e:
+        cg.destroy()
+        record.state.Status, record.state.ExitCode, record.state.Error = EXITED, e.exit_code, str(e)
+        record.state.FinishedAt = now()
+        record.save_state()
+        raise
+    except BaseException:
+        cg.destroy()
+        raise
+    code = os.waitstatus_to_exitcode(status)
+    code = 128 - code if code < 0 else code  # killed by signal N → 128+N
+    oom = cg.oom_killed()
+    cg.destroy()
+    record.state.Status = EXITED
+    record.state.ExitCode = code
+    record.state.OOMKilled = oom
+    record.state.FinishedAt = now()
+    record.save_state()
+    return code
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def _relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
+           record: Record) -> int:
+    """Copy output to the log (and the attached terminal) until the container exits."""
+    log = _Log(record.log_path)
+    streams = {fds[0]: "stdout"} if tty else {fds[0]: "stdout", fds[1]: "stderr"}
+    targets = {"stdout": attach.stdout, "stderr": attach.stderr} if attach else {}
+    forward_in = attach.stdin if (tty and attach and record.spec.stdin) else None
+
+    def forward(signum, _frame):
+        try:
+            k.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    status = None
+    open_fds = set(streams)
+    try:
+        while open_fds or status is None:
+            watch = list(open_fds) + ([forward_in] if forward_in is not None else [])
+            if not open_fds:
+                _, status = k.waitpid(pid)
+                break
+            try:
+                ready, _, _ = select.select(watch, [], [], 0.5)
+            except InterruptedError:
+                continue
+            for fd in ready:
+                if fd == forward_in:
+                    data = os.read(fd, 65536)
+                    if data:
+                        os.write(fds[0], data)
+                    else:
+                        forward_in = None
+                    continue
+                try:
+                    data = os.read(fd, 65536)
+                except OSError as e:
+                    if e.errno != errno.EIO:  # a pty reports EIO once the last writer closed
+                        raise
+                    data = b""
+                if not data:
+                    open_fds.discard(fd)
+                    continue
+                stream = streams[fd]
+                log.write(stream, data)
+                if stream in targets:
+                    try:
+                        os.write(targets[stream], data)
+                    except OSError:
+                        targets.pop(stream)
+            if status is None:
+                wpid, wstatus = k.waitpid(pid, os.WNOHANG)
+                if wpid:
+                    status = wstatus
+                    # PID 1 is gone, so is its namespace: drain what is buffered and stop.
+                    for fd in list(open_fds):
+                        _drain(fd, streams[fd], log, targets)
+                    open_fds.clear()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        for fd in fds:
+            os.close(fd)
+        log.close()
+    return status
+
+
+def _drain(fd, stream, log, targets) -> None:
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            return
+        if not data:
+            return
+        log.write(stream, data)
+        if stream in targets:
+            try:
+                os.write(targets[stream], data)
+            except OSError:
+                targets.pop(stream)
+
+
+def detach(run) -> int:
+    """Run ``run(started_fd)`` in a detached supervisor; wait only until it has started.
+
+    Returns 0 once the container runs; raises StartFailed with the child's message.
+    """
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            try:
+                run(w)
+            except StartFailed as e:
+                os.write(w, json.dumps({"code": e.exit_code, "message": str(e)}).encode())
+            except BaseException as e:
+                os.write(w, json.dumps({"code": 125, "message": str(e)}).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    data = _read_all(r)
+    os.close(r)
+    if data == b"ok" or data.startswith(b"ok"):
+        return 0
+    if not data:
+        raise StartFailed(125, "the container's supervisor exited before the container started")
+    info = json.loads(data)
+    raise StartFailed(info["code"], info["message"])
+
+
+def restore_terminal_settings(fd: int):
+    """Put a terminal in raw mode for ``-it``; returns a function that restores it."""
+    import termios
+    import tty as ttymod
+    if not os.isatty(fd):
+        return lambda: None
+    saved = termios.tcgetattr(fd)
+    ttymod.setraw(fd)
+    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
