@@ -55,8 +55,11 @@ def test_inspect_gives_docker_like_json(busybox, capsys):
     assert doc["RepoTags"] == ["busybox:latest"]
     assert doc["Config"]["Cmd"] == ["sh"]
     assert doc["RootFS"]["Layers"] == busybox.config.diff_ids
-    assert main(["inspect", "busybox", "missing"]) == 1
+    assert main(["image", "inspect", "busybox", "missing"]) == 1
     assert "No such image: missing:latest" in capsys.readouterr().err
+    # the top-level verb looks for containers and images, as `docker inspect` does
+    assert main(["inspect", "missing"]) == 1
+    assert "No such object: missing" in capsys.readouterr().err
 
 
 def test_busybox_bootstrap_is_reproducible(engine, busybox):
