@@ -191,7 +191,11 @@ class ContainerVerbs:
     # -- removing ----------------------------------------------------------------------
     def rm(self, ref: str, force: bool = False) -> str:
         record = self.containers.find(ref)
-        if record.observed_status(self.kernel) == RUNNING:
+        status = record.observed_status(self.kernel)
+        if status == DEAD and not force:
+            raise Conflict(f"cannot remove container {ref}: its supervisor is gone and its processes "
+                           "may still run; use rm -f to kill them and remove it")
+        if status == RUNNING:
             if not force:
                 raise Conflict(f"cannot remove container {ref}: container is running: "
                                "stop the container before removing or force remove")
@@ -201,6 +205,9 @@ class ContainerVerbs:
         return record.id
 
     def _remove(self, record: Record) -> None:
+        from ..runtime import cgroups
+        # A container whose supervisor died still has its cgroup (and maybe processes).
+        cgroups.manager(self.kernel, record.id).destroy()
         try:
             self.snapshots.remove(record.snapshot_key)
         except NotFound:

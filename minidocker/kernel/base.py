@@ -173,9 +173,16 @@ class Kernel(abc.ABC):
         """setns(2) into the namespace file ``path`` (``/proc/PID/ns/…``)."""
 
     @abc.abstractmethod
-    def setsid(self, controlling_tty: int | None = None) -> None:
-        """setsid(2): a new session; then make ``controlling_tty`` (a pty slave
-        fd) its controlling terminal (TIOCSCTTY)."""
+    def setsid(self) -> None:
+        """setsid(2): a new session, without a controlling terminal."""
+
+    @abc.abstractmethod
+    def open_pty(self, ptmx: str) -> tuple[int, int]:
+        """A new pseudo-terminal from the multiplexer ``ptmx``: (master, slave)."""
+
+    @abc.abstractmethod
+    def set_controlling_tty(self, fd: int) -> None:
+        """ioctl(TIOCSCTTY): terminal ``fd`` becomes this session's controlling terminal."""
 
     # -- control files (cgroupfs, procfs) ------------------------------------------
     @abc.abstractmethod

@@ -33,6 +33,10 @@ _SYSCALLS = {
 }
 _NR = _SYSCALLS.get(os.uname().machine, {})
 
+# <asm-generic/ioctls.h>, which termios does not export.
+_TIOCSPTLCK = 0x40045431
+_TIOCGPTN = 0x80045430
+
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -101,8 +105,12 @@ class LinuxKernel(Kernel):
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True  # it exists, it is just not ours
-        return True
+            pass  # it exists, it is just not ours
+        try:  # a zombie has exited; it only waits to be reaped
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+        except (FileNotFoundError, IndexError):
+            return False
 
     def unshare(self, flags):
         _check(_libc.unshare(flags), "unshare")
@@ -193,8 +201,20 @@ class LinuxKernel(Kernel):
         finally:
             os.close(fd)
 
-    def setsid(self, controlling_tty=None):
+    def setsid(self):
         os.setsid()
-        if controlling_tty is not None:
-            import termios
-            fcntl.ioctl(controlling_tty, termios.TIOCSCTTY, 0)
+
+    def open_pty(self, ptmx):
+        master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))  # unlockpt(3)
+            n = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
+            slave = os.open(os.path.join(os.path.dirname(ptmx), str(n)), os.O_RDWR | os.O_NOCTTY)
+        except BaseException:
+            os.close(master)
+            raise
+        return master, slave
+
+    def set_controlling_tty(self, fd):
+        import termios
+        fcntl.ioctl(fd, termios.TIOCSCTTY, 0)

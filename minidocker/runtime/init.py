@@ -19,6 +19,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import socket
 from dataclasses import dataclass
 
 from ..errors import MinidockerError
@@ -48,11 +50,17 @@ class ExecFailed(Exception):
         self.code = code
 
 
-def become_container(k: Kernel, plan: InitPlan, error_fd: int, tty: bool) -> None:
-    """Turn this (forked) process into the container; never returns."""
+def become_container(k: Kernel, plan: InitPlan, error_fd: int, console: int | None) -> None:
+    """Turn this (forked) process into the container; never returns.
+
+    ``console`` is a unix socket when the container gets a terminal: the pty
+    is made inside the container's own devpts (so ``tty`` and job control
+    work there) and its master end is sent back through the socket, as runc
+    does with its console socket.
+    """
     code, message = 125, "unknown error"
     try:
-        _setup_and_exec(k, plan, error_fd, tty)
+        _setup_and_exec(k, plan, error_fd, console)
     except ExecFailed as e:
         code, message = e.code, str(e)
     except MinidockerError as e:
@@ -67,22 +75,98 @@ def become_container(k: Kernel, plan: InitPlan, error_fd: int, tty: bool) -> Non
         os._exit(code)
 
 
-def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, tty: bool) -> None:
+def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | None) -> None:
     spec = plan.spec
     for path in plan.cgroup_join:
         k.write_file(path, "0")
-    k.setsid(0 if tty else None)
+    k.setsid()
     k.unshare(NAMESPACES)
     k.sethostname(spec.hostname)
     k.loopback_up()
     rootfs.setup(k, spec, plan.rootfs, list(plan.layers), plan.etc_files)
+    if console is not None:
+        _attach_terminal(k, console)
     ident = user.resolve(spec.user, _read("/etc/passwd"), _read("/etc/group"))
     env = _environment(spec, ident)
     k.close_fds(keep=(error_fd,))
     _enter_workdir(k, spec.working_dir, ident)
     k.limit_capabilities(frozenset(DEFAULT_CAPABILITIES.values()))
     k.set_identity(ident.uid, ident.gid, list(ident.groups))
+    if spec.init:
+        _reap_for(k, list(spec.argv), env, error_fd)
     _exec(k, list(spec.argv), env)
+
+
+def _attach_terminal(k: Kernel, console: int) -> None:
+    master, slave = k.open_pty("/dev/pts/ptmx")
+    with socket.socket(fileno=console) as sock:
+        socket.send_fds(sock, [b"pty"], [master])
+    os.close(master)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(slave)
+    k.set_controlling_tty(0)
+
+
+def _reap_for(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) -> None:
+    """``--init``: stay as PID 1, run the command as a child, forward signals, reap orphans.
+
+    PID 1 of a namespace gets only the signals it has handlers for, and it
+    inherits every orphan; a tiny init (like Docker's tini) handles both.
+    """
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    child = k.fork()
+    if child == 0:
+        os.close(ready_r)
+        for sig in range(1, signal.NSIG):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        become_exec(k, argv, env, ready_w)
+    os.close(ready_w)
+    failure = b""
+    while chunk := os.read(ready_r, 65536):
+        failure += chunk
+    os.close(ready_r)
+    if failure:
+        os.write(error_fd, failure)
+        _, status = k.waitpid(child)
+        os._exit(json.loads(failure)["code"])
+    os.close(error_fd)  # the command runs: tell the supervisor
+
+    def forward(signum, _frame):
+        try:
+            k.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in range(1, signal.NSIG):
+        if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(sig, forward)
+            except (OSError, ValueError):
+                pass
+    while True:
+        try:
+            pid, status = k.waitpid(-1)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+def become_exec(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) -> None:
+    """Exec ``argv``; on failure report on ``error_fd`` and exit with Docker's code."""
+    try:
+        _exec(k, argv, env)
+    except ExecFailed as e:
+        code, message = e.code, str(e)
+    except BaseException as e:
+        code, message = 125, str(e)
+    os.write(error_fd, json.dumps({"code": code, "message": message}).encode())
+    os._exit(code)
 
 
 def _read(path: str) -> str:

@@ -60,10 +60,16 @@ def _mount_in(k: Kernel, root: Root, path: str, source: str, fstype: str | None,
     fd, target = _target(root, path, directory)
     try:
         k.mount(source, target, fstype, flags, data)
-        if flags & MS_BIND and flags & MS_RDONLY:
-            k.mount("", target, None, flags | MS_REMOUNT, "")
     finally:
         os.close(fd)
+    if flags & MS_BIND and flags & MS_RDONLY:
+        # A bind ignores MS_RDONLY until remounted; the old descriptor names the
+        # directory under the new mount, so resolve the path again.
+        fd, target = _target(root, path, directory)
+        try:
+            k.mount("", target, None, flags | MS_REMOUNT, "")
+        finally:
+            os.close(fd)
 
 
 def _make_dev(k: Kernel, root: Root) -> None:

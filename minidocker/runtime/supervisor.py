@@ -18,6 +18,7 @@ import json
 import os
 import select
 import signal
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -104,10 +105,12 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         (record.dir / "rootfs").mkdir(exist_ok=True)
         plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))
         if tty:
-            master, slave = os.openpty()
-            child_stdio = (slave, slave, slave)
-            ours = [master]
+            console, console_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            child_stdio = (devnull, devnull, devnull)  # replaced by the pty inside
+            ours = []
         else:
+            console = console_child = None
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
             stdin = attach.stdin if (attach and spec.stdin and attach.stdin is not None) \
@@ -117,6 +120,10 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
         k.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace
         pid = k.fork()
+        if pid != 0:
+            # Back to our own PID namespace for later children: a notebook or
+            # test process that ran a container must still be able to fork.
+            k.setns("/proc/self/ns/pid", CLONE_NEWPID)
         if pid == 0:
             try:
                 for i, fd in enumerate(child_stdio):
@@ -125,15 +132,25 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
             finally:
-                become_container(k, plan, err_w_pipe, tty)
+                become_container(k, plan, err_w_pipe,
+                                 console_child.detach() if console_child else None)
         os.close(err_w_pipe)
         for fd in set(child_stdio):
             if not (attach and fd == attach.stdin):
                 os.close(fd)
+        if console is not None:
+            console_child.close()
+            _, fds, _, _ = socket.recv_fds(console, 16, 1)
+            console.close()
+            ours = fds  # empty when the child failed before making its terminal
+            if fds and attach is not None:
+                _copy_window_size(attach.stdout, fds[0])
         failure = _read_all(err_r_pipe)
         os.close(err_r_pipe)
         if failure:
             k.waitpid(pid)
+            for fd in ours:
+                os.close(fd)
             info = json.loads(failure)
             raise StartFailed(info["code"], info["message"])
         record.state.Status = RUNNING
@@ -165,6 +182,16 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
     record.state.FinishedAt = now()
     record.save_state()
     return code
+
+
+def _copy_window_size(terminal: int, pty_master: int) -> None:
+    import fcntl
+    import termios
+    try:
+        size = fcntl.ioctl(terminal, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(pty_master, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass  # not a terminal: keep the default size
 
 
 def _read_all(fd: int) -> bytes:
@@ -307,6 +334,6 @@ def restore_terminal_settings(fd: int):
     if not os.isatty(fd):
         return lambda: None
     saved = termios.tcgetattr(fd)
-    ttymod.setraw(fd)
+    ttymod.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed ahead
     return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
