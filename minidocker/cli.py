@@ -256,6 +256,20 @@ def cmd_run(a) -> int:
     return code
 
 
+def cmd_exec(a) -> int:
+    from .runtime.supervisor import restore_terminal_settings
+    engine = _engine()
+    if a.detach:
+        return engine.exec_(a.container, a.command, tty=a.tty, user=a.user, workdir=a.workdir or "",
+                            env=a.env, detach_=True)
+    restore = restore_terminal_settings(0) if (a.tty and a.interactive) else (lambda: None)
+    try:
+        return engine.exec_(a.container, a.command, tty=a.tty, stdin=a.interactive, user=a.user,
+                            workdir=a.workdir or "", env=a.env, attach=_attach())
+    finally:
+        restore()
+
+
 def cmd_start(a) -> int:
     engine, status = _engine(), 0
     for ref in a.containers:
@@ -434,6 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create", help="create a new container")
     _run_args(create, False)
     create.set_defaults(func=cmd_create)
+    ex = sub.add_parser("exec", help="run a command in a running container")
+    ex.add_argument("container", metavar="CONTAINER")
+    ex.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    ex.add_argument("-d", "--detach", action="store_true", help="run the command in the background")
+    ex.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    ex.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    ex.add_argument("-u", "--user", help="USER[:GROUP]")
+    ex.add_argument("-w", "--workdir", help="working directory inside the container")
+    ex.add_argument("-e", "--env", action="append", default=[], metavar="K=V", help="set an environment variable")
+    ex.set_defaults(func=cmd_exec)
     start = sub.add_parser("start", help="start stopped containers")
     start.add_argument("containers", nargs="+", metavar="CONTAINER")
     start.add_argument("-a", "--attach", action="store_true", help="attach to output and wait")

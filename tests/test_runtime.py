@@ -398,3 +398,32 @@ def test_interactive_tty_gives_a_usable_shell(clean):
         _, status = os.waitpid(pid, 0)
     assert b"42" in output and b"/dev/pts/0" in output
     assert os.waitstatus_to_exitcode(status) == 5
+
+
+# -- exec ------------------------------------------------------------------------------------
+
+def test_exec_joins_the_containers_namespaces_and_files(clean):
+    out("run", "-d", "--name", "host1", "--hostname", "inside", "busybox", "sh", "-c",
+        "echo marker > /tmp/m; sleep 100")
+    time.sleep(0.2)
+    r = md("exec", "host1", "sh", "-c", "echo $$; hostname; cat /tmp/m; ls /proc | grep -c '^[0-9]'")
+    pid, hostname, marker, count = r.stdout.split()
+    assert int(pid) > 1 and hostname == "inside" and marker == "marker" and int(count) <= 5
+    r = md("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "host1", "sh", "-c", "id -u; pwd; echo $X")
+    assert r.stdout.split() == ["65534", "/tmp", "1"]
+    assert md("exec", "host1", "sh", "-c", "exit 4").returncode == 4
+    missing = md("exec", "host1", "nosuch")
+    assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    status = md("exec", "host1", "cat", "/proc/self/status").stdout
+    cap_eff = next(line for line in status.splitlines() if line.startswith("CapEff"))
+    assert int(cap_eff.split()[1], 16) == DOCKER_DEFAULT_CAPS
+    out("rm", "-f", "host1")
+    gone = md("exec", "host1", "true")
+    assert gone.returncode == 1 and "No such container" in gone.stderr
+
+
+def test_exec_into_a_stopped_container_is_refused(clean):
+    out("create", "--name", "idle", "busybox", "true")
+    r = md("exec", "idle", "true")
+    assert r.returncode == 1 and "is not running" in r.stderr
+    out("rm", "idle")

@@ -136,6 +136,44 @@ class ContainerVerbs:
             raise
         return record, code
 
+    def exec_(self, ref: str, cmd: list[str], *, tty: bool = False, stdin: bool = False,
+              user: str | None = None, workdir: str = "", env: list[str] = (),
+              detach_: bool = False, attach: Attach | None = None) -> int:
+        """Run another process in a running container; its exit code (0 with ``detach_``)."""
+        from ..runtime import cgroups
+        from ..runtime.init import ExecPlan, become_exec_process
+        from ..runtime.supervisor import exit_code, relay, spawn
+        if not cmd:
+            raise RunError("exec needs a command")
+        record = self.containers.find(ref)
+        if record.observed_status(self.kernel) != RUNNING:
+            raise Conflict(f"container {record.id[:12]} is not running")
+        if workdir and not workdir.startswith("/"):
+            raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
+        plan = ExecPlan(record.state.Pid, tuple(cmd),
+                        tuple(specs.parse_env(list(env), list(record.spec.env))),
+                        workdir or record.spec.working_dir,
+                        user if user is not None else record.spec.user, tty,
+                        tuple(cgroups.manager(self.kernel, record.id).join_files()))
+        k = self.kernel
+
+        def go(attached: Attach | None) -> tuple[int, list[int]]:
+            pid, ours = spawn(k, lambda err, console: become_exec_process(k, plan, err, console),
+                              tty=tty, stdin=stdin, attach=attached,
+                              pid_namespace=f"/proc/{record.state.Pid}/ns/pid")
+            return pid, ours
+
+        if detach_:
+            def background(started_fd):
+                pid, ours = go(None)
+                os.write(started_fd, b"ok")
+                os.close(started_fd)
+                relay(k, pid, ours, tty, None, False, None)
+            detach(background)
+            return 0
+        pid, ours = go(attach)
+        return exit_code(relay(k, pid, ours, tty, attach, stdin, None))
+
     # -- signals and waiting --------------------------------------------------------
     def kill(self, ref: str, signal: str | int = "KILL") -> Record:
         record = self.containers.find(ref)

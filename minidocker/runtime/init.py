@@ -27,6 +27,12 @@ from ..errors import MinidockerError
 from ..fsroot import Root, split
 from ..kernel.base import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
                            CLONE_NEWUTS, Kernel, Mount)
+
+# The namespaces an exec joins, in runc's order (the PID namespace is joined by
+# the parent before it forks); the mount namespace last but one, so the
+# container's /proc/PID/ns files are still reachable through the host's /proc.
+JOIN_ORDER = (("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET),
+              ("cgroup", CLONE_NEWCGROUP), ("mnt", CLONE_NEWNS))
 from . import rootfs, user
 from .spec import DEFAULT_CAPABILITIES, DEFAULT_PATH, ContainerSpec
 
@@ -44,6 +50,19 @@ class InitPlan:
     cgroup_join: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ExecPlan:
+    """A further process in a running container (``minidocker exec``)."""
+
+    container_pid: int                 # host PID of the container's PID 1
+    argv: tuple[str, ...]
+    env: tuple[str, ...]               # the container's, then -e overrides
+    working_dir: str
+    user: str
+    tty: bool
+    cgroup_join: tuple[str, ...]
+
+
 class ExecFailed(Exception):
     def __init__(self, code: int, message: str):
         super().__init__(message)
@@ -58,16 +77,22 @@ def become_container(k: Kernel, plan: InitPlan, error_fd: int, console: int | No
     work there) and its master end is sent back through the socket, as runc
     does with its console socket.
     """
+    _run_or_report(error_fd, lambda: _setup_and_exec(k, plan, error_fd, console))
+
+
+def _run_or_report(error_fd: int, steps) -> None:
+    """Run ``steps`` (which end in execve); on any failure report it and exit with
+    Docker's code. The runtime's Python must never go on inside a container."""
     code, message = 125, "unknown error"
     try:
-        _setup_and_exec(k, plan, error_fd, console)
+        steps()
     except ExecFailed as e:
         code, message = e.code, str(e)
     except MinidockerError as e:
         message = str(e)
     except OSError as e:
         message = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
-    except BaseException as e:  # never let the runtime's Python continue in the container
+    except BaseException as e:
         message = f"{type(e).__name__}: {e}"
     try:
         os.write(error_fd, json.dumps({"code": code, "message": message}).encode())
@@ -87,7 +112,7 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
     if console is not None:
         _attach_terminal(k, console)
     ident = user.resolve(spec.user, _read("/etc/passwd"), _read("/etc/group"))
-    env = _environment(spec, ident)
+    env = _environment(spec.env, ident, hostname=spec.hostname, tty=spec.tty)
     k.close_fds(keep=(error_fd,))
     _enter_workdir(k, spec.working_dir, ident)
     k.limit_capabilities(frozenset(DEFAULT_CAPABILITIES.values()))
@@ -95,6 +120,28 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
     if spec.init:
         _reap_for(k, list(spec.argv), env, error_fd)
     _exec(k, list(spec.argv), env)
+
+
+def become_exec_process(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None) -> None:
+    """Join a running container's namespaces and cgroup, then exec; never returns."""
+    _run_or_report(error_fd, lambda: _join_and_exec(k, plan, error_fd, console))
+
+
+def _join_and_exec(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None) -> None:
+    for path in plan.cgroup_join:
+        k.write_file(path, "0")
+    k.setsid()
+    for name, flag in JOIN_ORDER:
+        k.setns(f"/proc/{plan.container_pid}/ns/{name}", flag)
+    if console is not None:
+        _attach_terminal(k, console)
+    ident = user.resolve(plan.user, _read("/etc/passwd"), _read("/etc/group"))
+    env = _environment(plan.env, ident, hostname=None, tty=plan.tty)
+    k.close_fds(keep=(error_fd,))
+    _enter_workdir(k, plan.working_dir, ident)
+    k.limit_capabilities(frozenset(DEFAULT_CAPABILITIES.values()))
+    k.set_identity(ident.uid, ident.gid, list(ident.groups))
+    _exec(k, list(plan.argv), env)
 
 
 def _attach_terminal(k: Kernel, console: int) -> None:
@@ -159,14 +206,7 @@ def _reap_for(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) ->
 
 def become_exec(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) -> None:
     """Exec ``argv``; on failure report on ``error_fd`` and exit with Docker's code."""
-    try:
-        _exec(k, argv, env)
-    except ExecFailed as e:
-        code, message = e.code, str(e)
-    except BaseException as e:
-        code, message = 125, str(e)
-    os.write(error_fd, json.dumps({"code": code, "message": message}).encode())
-    os._exit(code)
+    _run_or_report(error_fd, lambda: _exec(k, argv, env))
 
 
 def _read(path: str) -> str:
@@ -177,15 +217,16 @@ def _read(path: str) -> str:
         return ""
 
 
-def _environment(spec: ContainerSpec, ident: user.Identity) -> dict[str, str]:
+def _environment(items, ident: user.Identity, hostname: str | None, tty: bool) -> dict[str, str]:
     env = {}
-    for item in spec.env:
+    for item in items:
         k, _, v = item.partition("=")
         env[k] = v
     env.setdefault("PATH", DEFAULT_PATH)
-    env.setdefault("HOSTNAME", spec.hostname)
+    if hostname is not None:
+        env.setdefault("HOSTNAME", hostname)
     env.setdefault("HOME", ident.home or "/")
-    if spec.tty:
+    if tty:
         env.setdefault("TERM", "xterm")
     return env
 

@@ -67,6 +67,14 @@ def _write_etc(record: Record) -> dict[str, str]:
     return out
 
 
+class _NoLog:
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class _Log:
     """Docker's json-file format: {"log": ..., "stream": ..., "time": ...} per line."""
 
@@ -93,66 +101,80 @@ class _Log:
         self.f.close()
 
 
+def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | None,
+          pid_namespace: str | None = None) -> tuple[int, list[int]]:
+    """Fork the first process of a container (or of an ``exec``) with its stdio plumbed.
+
+    ``child_main(error_fd, console)`` runs in the child and never returns. The
+    child is PID 1 of a new PID namespace, or joins ``pid_namespace``. Returns
+    the child's PID and our ends of its output (one pty master, or the stdout
+    and stderr pipes) once it has exec'd; raises ``StartFailed`` otherwise.
+    """
+    if tty:
+        console, console_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        child_stdio = (devnull, devnull, devnull)  # replaced by the pty inside
+        ours: list[int] = []
+    else:
+        console = console_child = None
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        stdin_fd = attach.stdin if (attach and stdin and attach.stdin is not None) \
+            else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        child_stdio = (stdin_fd, out_w, err_w)
+        ours = [out_r, err_r]
+    err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
+    if pid_namespace is None:
+        k.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace
+    else:
+        k.setns(pid_namespace, CLONE_NEWPID)  # the next child joins the container's
+    pid = k.fork()
+    if pid == 0:
+        try:
+            for i, fd in enumerate(child_stdio):
+                os.dup2(fd, i)  # dup2 clears close-on-exec on the copy
+            os.close(err_r_pipe)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        finally:
+            child_main(err_w_pipe, console_child.detach() if console_child else None)
+    # Back to our own PID namespace for later children: a notebook or test
+    # process that ran a container must still be able to fork.
+    k.setns("/proc/self/ns/pid", CLONE_NEWPID)
+    os.close(err_w_pipe)
+    for fd in set(child_stdio):
+        if not (attach and fd == attach.stdin):
+            os.close(fd)
+    if console is not None:
+        console_child.close()
+        _, fds, _, _ = socket.recv_fds(console, 16, 1)
+        console.close()
+        ours = fds  # empty when the child failed before making its terminal
+        if fds and attach is not None:
+            _copy_window_size(attach.stdout, fds[0])
+    failure = _read_all(err_r_pipe)
+    os.close(err_r_pipe)
+    if failure:
+        k.waitpid(pid)
+        for fd in ours:
+            os.close(fd)
+        info = json.loads(failure)
+        raise StartFailed(info["code"], info["message"])
+    return pid, ours
+
+
 def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | None,
               started_fd: int | None = None) -> int:
     """Run the container to its end; return its exit code (Docker's rules)."""
     spec = record.spec
     cg = cgroups.manager(k, spec.id)
     cg.create(spec.resources)
-    tty = spec.tty
     try:
         etc = _write_etc(record)
         (record.dir / "rootfs").mkdir(exist_ok=True)
         plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))
-        if tty:
-            console, console_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-            child_stdio = (devnull, devnull, devnull)  # replaced by the pty inside
-            ours = []
-        else:
-            console = console_child = None
-            out_r, out_w = os.pipe2(os.O_CLOEXEC)
-            err_r, err_w = os.pipe2(os.O_CLOEXEC)
-            stdin = attach.stdin if (attach and spec.stdin and attach.stdin is not None) \
-                else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            child_stdio = (stdin, out_w, err_w)
-            ours = [out_r, err_r]
-        err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
-        k.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace
-        pid = k.fork()
-        if pid != 0:
-            # Back to our own PID namespace for later children: a notebook or
-            # test process that ran a container must still be able to fork.
-            k.setns("/proc/self/ns/pid", CLONE_NEWPID)
-        if pid == 0:
-            try:
-                for i, fd in enumerate(child_stdio):
-                    os.dup2(fd, i)  # dup2 clears close-on-exec on the copy
-                os.close(err_r_pipe)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            finally:
-                become_container(k, plan, err_w_pipe,
-                                 console_child.detach() if console_child else None)
-        os.close(err_w_pipe)
-        for fd in set(child_stdio):
-            if not (attach and fd == attach.stdin):
-                os.close(fd)
-        if console is not None:
-            console_child.close()
-            _, fds, _, _ = socket.recv_fds(console, 16, 1)
-            console.close()
-            ours = fds  # empty when the child failed before making its terminal
-            if fds and attach is not None:
-                _copy_window_size(attach.stdout, fds[0])
-        failure = _read_all(err_r_pipe)
-        os.close(err_r_pipe)
-        if failure:
-            k.waitpid(pid)
-            for fd in ours:
-                os.close(fd)
-            info = json.loads(failure)
-            raise StartFailed(info["code"], info["message"])
+        pid, ours = spawn(k, lambda err, console: become_container(k, plan, err, console),
+                          tty=spec.tty, stdin=spec.stdin, attach=attach)
         record.state.Status = RUNNING
         record.state.Pid = pid
         record.state.SupervisorPid = os.getpid()
@@ -162,7 +184,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         if started_fd is not None:
             os.write(started_fd, b"ok")
             os.close(started_fd)
-        status = _relay(k, pid, ours, tty, attach, record)
+        status = relay(k, pid, ours, spec.tty, attach, spec.stdin, _Log(record.log_path))
     except StartFailed as e:
         cg.destroy()
         record.state.Status, record.state.ExitCode, record.state.Error = EXITED, e.exit_code, str(e)
@@ -172,8 +194,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
     except BaseException:
         cg.destroy()
         raise
-    code = os.waitstatus_to_exitcode(status)
-    code = 128 - code if code < 0 else code  # killed by signal N → 128+N
+    code = exit_code(status)
     oom = cg.oom_killed()
     cg.destroy()
     record.state.Status = EXITED
@@ -182,6 +203,12 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
     record.state.FinishedAt = now()
     record.save_state()
     return code
+
+
+def exit_code(status: int) -> int:
+    """Docker's exit code for a wait status: the code, or 128+N when killed by signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
 
 
 def _copy_window_size(terminal: int, pty_master: int) -> None:
@@ -206,13 +233,13 @@ def _read_all(fd: int) -> bytes:
         chunks.append(data)
 
 
-def _relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
-           record: Record) -> int:
-    """Copy output to the log (and the attached terminal) until the container exits."""
-    log = _Log(record.log_path)
+def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
+          stdin: bool, log: "_Log | None") -> int:
+    """Copy output to the log (and the attached terminal) until ``pid`` exits; its wait status."""
+    log = log or _NoLog()
     streams = {fds[0]: "stdout"} if tty else {fds[0]: "stdout", fds[1]: "stderr"}
     targets = {"stdout": attach.stdout, "stderr": attach.stderr} if attach else {}
-    forward_in = attach.stdin if (tty and attach and record.spec.stdin) else None
+    forward_in = attach.stdin if (tty and attach and stdin) else None
 
     def forward(signum, _frame):
         try:
