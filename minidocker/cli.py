@@ -26,9 +26,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(USAGE_ERROR)
 
 
-def _engine():
+def _engine(explain: bool = False):
     from .engine import Engine
-    return Engine()
+    if not explain:
+        return Engine()
+    from .kernel import get_kernel
+    from .kernel.tracing import TracingKernel, printing_sink
+    fd = os.dup(2)  # close-on-exec: it vanishes at the container's execve
+    return Engine(kernel=TracingKernel(get_kernel(), printing_sink(fd), keep_fd=fd))
 
 
 @contextmanager
@@ -241,7 +246,7 @@ def cmd_create(a) -> int:
 
 
 def cmd_run(a) -> int:
-    engine = _engine()
+    engine = _engine(a.explain)
     if a.detach:
         record, _ = engine.run(a.image, a.command or None, detach_=True, **_container_options(a))
         print(record.id)
@@ -352,6 +357,8 @@ def _run_args(p, run: bool):
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
     if run:
         p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
+        p.add_argument("--explain", action="store_true",
+                       help="print each kernel operation of the start, with the reason for it")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
@@ -555,6 +562,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as e:  # a host error nothing above turned into a clearer one
+        where = f": {e.filename}" if e.filename else ""
+        print(f"minidocker: {e.strerror or e}{where}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 

@@ -427,3 +427,44 @@ def test_exec_into_a_stopped_container_is_refused(clean):
     r = md("exec", "idle", "true")
     assert r.returncode == 1 and "is not running" in r.stderr
     out("rm", "idle")
+
+
+# -- explain and injected faults ------------------------------------------------------------------
+
+def test_explain_prints_each_kernel_step_with_its_reason(clean):
+    r = run("--explain", "busybox", "true")
+    assert r.returncode == 0
+    lines = r.stderr.splitlines()
+    expected = ["unshare(CLONE_NEWPID): the next child becomes PID 1 of a new PID namespace",
+                "pivot_root('.', '.'): make the container's filesystem the root",
+                "limit_capabilities(", "execve('/bin/true', ['true'])"]
+    for text in expected:
+        assert any(text in line for line in lines), text
+    order = [next(i for i, line in enumerate(lines) if text in line) for text in expected]
+    assert order == sorted(order)
+    assert all(line.startswith(("[runtime  ]", "[container]")) for line in lines)
+
+
+def _engine_with_fault(state_root, op, nth):
+    from minidocker.engine import Engine
+    from minidocker.kernel.tracing import TracingKernel
+    kernel = TracingKernel(get_kernel())
+    kernel.fail(op, nth)
+    return Engine(state_root, kernel=kernel)
+
+
+@pytest.mark.parametrize("op, nth", [("mount", 3), ("pivot_root", 1), ("make_dir", 2),
+                                     ("write_file", 1), ("set_identity", 1)])
+def test_a_failed_step_leaves_no_cgroup_and_a_clear_error(clean, state_root, op, nth):
+    from minidocker.errors import MinidockerError
+    from minidocker.runtime.supervisor import Attach
+    engine = _engine_with_fault(state_root, op, nth)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with pytest.raises(MinidockerError, match="injected fault") as info:
+            engine.run("busybox", ["true"], attach=Attach(None, devnull, devnull), auto_remove=True)
+    finally:
+        os.close(devnull)
+    assert info.value.exit_code == 125
+    assert engine.containers.all() == []
+    assert [i.key for i in engine.snapshots.walk() if i.key.startswith("container-")] == []

@@ -244,8 +244,9 @@ class ContainerVerbs:
 
     def _remove(self, record: Record) -> None:
         from ..runtime import cgroups
-        # A container whose supervisor died still has its cgroup (and maybe processes).
-        cgroups.manager(self.kernel, record.id).destroy()
+        if record.observed_status(self.kernel) in (RUNNING, DEAD):
+            # A container whose supervisor died still has its cgroup (and maybe processes).
+            cgroups.manager(self.kernel, record.id).destroy()
         try:
             self.snapshots.remove(record.snapshot_key)
         except NotFound:

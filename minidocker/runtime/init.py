@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import stat
 from dataclasses import dataclass
 
 from ..errors import MinidockerError
@@ -244,19 +245,28 @@ def _enter_workdir(k: Kernel, workdir: str, ident: user.Identity) -> None:
 
 
 def _exec(k: Kernel, argv: list[str], env: dict[str, str]) -> None:
+    """Look the program up in the container's PATH (as runc does), then execve it once."""
     prog = argv[0]
-    candidates = [prog] if "/" in prog else \
-        [os.path.join(d or ".", prog) for d in env.get("PATH", DEFAULT_PATH).split(":")]
-    denied = None
-    for path in candidates:
-        try:
-            k.execve(path, argv, env)
-        except OSError as e:
-            if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC, errno.EISDIR):
-                denied = denied or e
-            elif e.errno not in (errno.ENOENT, errno.ENOTDIR):
-                raise ExecFailed(126, f"exec {prog}: {e.strerror}") from None
-    if denied is not None:
-        raise ExecFailed(126, f'exec: "{prog}": permission denied')
-    where = "" if "/" in prog else " in $PATH"
-    raise ExecFailed(127, f'exec: "{prog}": executable file not found{where}')
+    if "/" in prog:
+        path = prog
+    else:
+        path = next((os.path.join(d or ".", prog) for d in env.get("PATH", DEFAULT_PATH).split(":")
+                     if _is_executable_file(os.path.join(d or ".", prog))), None)
+        if path is None:
+            raise ExecFailed(127, f'exec: "{prog}": executable file not found in $PATH')
+    try:
+        k.execve(path, argv, env)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ExecFailed(127, f'exec: "{prog}": no such file or directory') from None
+        if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC, errno.EISDIR):
+            raise ExecFailed(126, f'exec: "{prog}": permission denied') from None
+        raise ExecFailed(126, f"exec {prog}: {e.strerror}") from None
+
+
+def _is_executable_file(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_mode & 0o111 != 0

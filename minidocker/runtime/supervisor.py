@@ -168,8 +168,11 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
     """Run the container to its end; return its exit code (Docker's rules)."""
     spec = record.spec
     cg = cgroups.manager(k, spec.id)
-    cg.create(spec.resources)
     try:
+        try:
+            cg.create(spec.resources)
+        except OSError as e:
+            raise StartFailed(125, f"cannot set up the container's cgroup: {e.strerror or e}") from None
         etc = _write_etc(record)
         (record.dir / "rootfs").mkdir(exist_ok=True)
         plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))

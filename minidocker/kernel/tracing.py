@@ -1,0 +1,215 @@
+"""``TracingKernel``: any Kernel, with every call recorded and explained.
+
+Each call becomes an ``Event`` (operation, arguments, result or error, the
+process it ran in, a one-line reason) appended to ``events`` and passed to
+``sink``. ``minidocker run --explain`` prints them as they happen; tests use
+``fail`` to make the Nth call of an operation raise, to prove the runtime
+cleans up after any failed step.
+
+Calls made in a forked child (the container's first process) are recorded
+in the child's copy; the sink is what carries them out. ``close_fds`` keeps
+the sink's descriptor open, and as it is close-on-exec it disappears at the
+container's ``execve``, so it never leaks into the container.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import base
+from .base import Kernel
+
+_NAMESPACES = [(base.CLONE_NEWPID, "CLONE_NEWPID"), (base.CLONE_NEWNS, "CLONE_NEWNS"),
+               (base.CLONE_NEWUTS, "CLONE_NEWUTS"), (base.CLONE_NEWIPC, "CLONE_NEWIPC"),
+               (base.CLONE_NEWNET, "CLONE_NEWNET"), (base.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+               (base.CLONE_NEWUSER, "CLONE_NEWUSER")]
+_NS_WORDS = {"CLONE_NEWNS": "mount", "CLONE_NEWUTS": "hostname", "CLONE_NEWIPC": "IPC",
+             "CLONE_NEWNET": "network", "CLONE_NEWCGROUP": "cgroup", "CLONE_NEWUSER": "user",
+             "CLONE_NEWPID": "PID"}
+_MOUNT_FLAGS = [(base.MS_RDONLY, "MS_RDONLY"), (base.MS_BIND, "MS_BIND"), (base.MS_REC, "MS_REC"),
+                (base.MS_REMOUNT, "MS_REMOUNT"), (base.MS_PRIVATE, "MS_PRIVATE"),
+                (base.MS_NOSUID, "MS_NOSUID"), (base.MS_NODEV, "MS_NODEV"), (base.MS_NOEXEC, "MS_NOEXEC")]
+# Operations too frequent or too dull to print one by one (unpacking a layer
+# chowns every file); they are still recorded.
+QUIET = frozenset({"chown", "getxattr", "listxattr", "read_file", "process_alive", "waitpid"})
+
+
+def _flags(value: int, table) -> str:
+    names = [name for bit, name in table if value & bit]
+    return "|".join(names) or "0"
+
+
+@dataclass
+class Event:
+    op: str
+    args: tuple
+    pid: int
+    reason: str
+    result: object = None
+    error: str | None = None
+    at: float = field(default_factory=time.monotonic)
+
+    def call(self) -> str:
+        if self.op == "unshare" or self.op == "setns":
+            shown = [self.args[0], _flags(self.args[-1], _NAMESPACES)] if self.op == "setns" \
+                else [_flags(self.args[0], _NAMESPACES)]
+        elif self.op == "mount":
+            source, target, fstype, flags, data = (list(self.args) + [0, ""])[:5]
+            shown = [repr(source), repr(target), repr(fstype), _flags(flags, _MOUNT_FLAGS)] + \
+                ([repr(data[:60] + ("…" if len(data) > 60 else ""))] if data else [])
+        elif self.op == "execve":
+            shown = [repr(self.args[0]), repr(list(self.args[1]))]
+        else:
+            shown = [repr(a) if isinstance(a, str) else str(a) for a in self.args]
+        return f"{self.op}({', '.join(str(s) for s in shown)})"
+
+    def line(self) -> str:
+        text = f"{self.call()}: {self.reason}"
+        return text + (f"  → failed: {self.error}" if self.error else "")
+
+
+def explain(op: str, args: tuple) -> str:
+    """A one-line reason for a kernel call, for learners."""
+    if op == "unshare":
+        names = _flags(args[0], _NAMESPACES).split("|")
+        if names == ["CLONE_NEWPID"]:
+            return "the next child becomes PID 1 of a new PID namespace"
+        return "leave the host's " + ", ".join(_NS_WORDS[n] for n in names) + " namespaces"
+    if op == "setns":
+        if args[0] == "/proc/self/ns/pid":
+            return "back to our own PID namespace for any later child"
+        return f"join the container's {_NS_WORDS.get(_flags(args[1], _NAMESPACES), '')} namespace"
+    if op == "mount":
+        source, target, fstype, flags = (list(args) + [0])[:4]
+        if flags & base.MS_REMOUNT:
+            return "make it read-only" if flags & base.MS_RDONLY else "change mount flags"
+        if flags & base.MS_PRIVATE:
+            return "make every mount private: nothing mounted here propagates to the host"
+        return {
+            "overlay": "stack the image's read-only layers under the container's own writable layer",
+            "proc": "a fresh /proc that shows only this PID namespace",
+            "tmpfs": "a small in-memory filesystem (for /dev, /dev/shm or to mask a path)",
+            "devpts": "a private instance of /dev/pts: the container's own terminals",
+            "sysfs": "/sys, read-only",
+            "mqueue": "POSIX message queues of this IPC namespace",
+        }.get(fstype or "", "bind a host path into the container" if source.startswith("/")
+              and not source.startswith("/dev/null") else "hide a sensitive path behind /dev/null")
+    return {
+        "umount": "detach the old root: no path leads back to the host",
+        "pivot_root": "make the container's filesystem the root of this mount namespace",
+        "sethostname": "the new UTS namespace gets its own host name",
+        "fork": "a new process (the container's, or the one that will exec)",
+        "execve": "replace this process with the container's program",
+        "kill": "send a signal",
+        "mknod": "create a device node (a whiteout is a 0/0 character device)",
+        "symlink": "create a symbolic link",
+        "chdir": "change the working directory",
+        "set_identity": "drop root: become the container's user and groups",
+        "limit_capabilities": "keep only Docker's 14 default capabilities",
+        "close_fds": "close every file the runtime had open, so none leaks into the container",
+        "loopback_up": "bring up lo, the only interface of the new network namespace",
+        "setsid": "a new session: the container is not tied to our terminal",
+        "open_pty": "a terminal made inside the container's /dev/pts",
+        "set_controlling_tty": "that terminal becomes the container's controlling terminal",
+        "make_dir": "create a cgroup (a directory in cgroupfs)",
+        "remove_dir": "remove a cgroup",
+        "setxattr": "set an extended attribute (an overlay opaque directory)",
+    }.get(op, "") or (_write_reason(args) if op == "write_file" else op)
+
+
+def _write_reason(args: tuple) -> str:
+    name = os.path.basename(args[0])
+    return {
+        "cgroup.procs": "join the container's cgroup: its limits apply from now on",
+        "memory.limit_in_bytes": "memory limit (cgroup v1)", "memory.max": "memory limit (cgroup v2)",
+        "memory.memsw.limit_in_bytes": "memory + swap limit (cgroup v1)",
+        "memory.swap.max": "swap limit (cgroup v2)",
+        "cpu.cfs_quota_us": "CPU time allowed per period (cgroup v1)",
+        "cpu.cfs_period_us": "the CPU accounting period (cgroup v1)",
+        "cpu.max": "CPU quota and period (cgroup v2)", "pids.max": "process limit",
+        "cgroup.subtree_control": "let child cgroups use these controllers",
+        "cgroup.kill": "kill every process in the cgroup",
+    }.get(name, f"write {name}")
+
+
+class TracingKernel(Kernel):
+    def __init__(self, inner: Kernel, sink: Callable[[Event], None] | None = None,
+                 keep_fd: int | None = None):
+        self.inner = inner
+        self.sink = sink
+        self.keep_fd = keep_fd
+        self.events: list[Event] = []
+        self.name = f"tracing({inner.name})"
+        self._faults: dict[str, list[int]] = {}
+        self._counts: dict[str, int] = {}
+
+    def fail(self, op: str, nth: int = 1, err: int = errno.EIO) -> None:
+        """Make the ``nth`` call of ``op`` (counting from 1) raise OSError(err)."""
+        self._faults.setdefault(op, []).append((nth, err))
+
+    @property
+    def privileged(self) -> bool:
+        return self.inner.privileged
+
+    def _call(self, op: str, *args, **kwargs):
+        shown = tuple(_readable(a) for a in args)
+        event = Event(op, shown, os.getpid(), explain(op, shown))
+        self._counts[op] = self._counts.get(op, 0) + 1
+        self.events.append(event)
+        try:
+            for nth, err in self._faults.get(op, []):
+                if nth == self._counts[op]:
+                    raise OSError(err, f"injected fault in {op} (call {nth})")
+            if op == "execve" and self.sink:
+                self.sink(event)  # after a successful execve nothing more is printed
+            event.result = getattr(self.inner, op)(*args, **kwargs)
+            if op == "fork" and event.result == 0:
+                event.op = "(child)"  # the parent reports the fork; the child stays quiet
+            return event.result
+        except Exception as e:
+            event.error = str(e)
+            raise
+        finally:
+            if self.sink and event.op not in ("execve", "(child)"):
+                self.sink(event)
+
+    def close_fds(self, keep):
+        return self._call("close_fds", tuple(keep) + ((self.keep_fd,) if self.keep_fd is not None else ()))
+
+
+def _readable(arg):
+    """Show ``/proc/self/fd/N`` (how the runtime names a safely resolved path) as the path."""
+    if isinstance(arg, str) and arg.startswith("/proc/self/fd/"):
+        try:
+            return os.readlink(arg)
+        except OSError:
+            return arg
+    return arg
+
+
+def _delegate(op: str):
+    def method(self, *args, **kwargs):
+        return self._call(op, *args, **kwargs)
+    method.__name__ = op
+    return method
+
+
+for _op in sorted(Kernel.__abstractmethods__ - {"privileged", "close_fds"}):
+    setattr(TracingKernel, _op, _delegate(_op))
+TracingKernel.__abstractmethods__ = frozenset()
+
+
+def printing_sink(fd: int) -> Callable[[Event], None]:
+    """Write each explained event as one line to ``fd`` (skipping the QUIET ones)."""
+    origin = os.getpid()
+
+    def sink(event: Event) -> None:
+        if event.op in QUIET:
+            return
+        who = "runtime  " if event.pid == origin else "container"
+        os.write(fd, f"[{who}] {event.line()}\n".encode())
+    return sink
