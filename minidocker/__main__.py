@@ -1,3 +1,3 @@
-from minidocker.cli import main
+from minidocker.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -569,3 +569,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 
+
+
+def entry() -> None:
+    """The console script: ``main``, then a fast exit.
+
+    Interpreter shutdown costs ~15 ms of pure CPU and nothing needs it: files
+    are closed and state is on disk by now, so flush and leave.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)

@@ -215,11 +215,22 @@ def test_bad_input_exits_125_with_one_line_and_leaves_nothing(clean, state_root,
     assert md("ps", "-aq").stdout.strip() == ""
 
 
-def test_an_unknown_image_or_missing_command_exits_125(clean):
+def test_an_unknown_image_or_missing_command_exits_125(clean, tmp_path):
     r = md("run", "--rm", "nosuchimage")
     assert r.returncode == 125 and "Unable to find image" in r.stderr
-    empty = md("import", "-", "empty:1", input="")
-    assert empty.returncode != 0 or md("run", "--rm", "empty:1").returncode == 125
+    rootfs = tmp_path / "rootfs.tar"
+    out("export", "-o", str(rootfs), "busybox")
+    out("import", str(rootfs), "nocmd:1")  # an imported image has no Cmd
+    r = md("run", "--rm", "nocmd:1")
+    assert r.returncode == 125 and r.stderr.strip() == "minidocker: no command specified"
+    assert md("ps", "-aq").stdout == "\n" or md("ps", "-aq").stdout == ""
+
+
+def test_interactive_stdin_is_passed_through(clean):
+    r = md("run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z; echo done", input="hello\n")
+    assert r.stdout == "HELLO\ndone\n"
+    r = md("run", "--rm", "busybox", "cat", input="ignored without -i\n")
+    assert r.stdout == ""
 
 
 # -- limits --------------------------------------------------------------------------------------

@@ -14,10 +14,8 @@ from typing import BinaryIO
 
 from ..errors import Conflict, MinidockerError
 from ..format import human_age, human_size
-from ..image import archive, bootstrap, oci, reference
-from ..image.create import ingest_layer, write_image
+from ..image import oci, reference
 from ..image.store import Image, Store
-from ..image.unpack import unpack
 from ..kernel import get_kernel
 from ..kernel.base import Kernel
 from ..snapshot import ACTIVE, COMMITTED
@@ -178,8 +176,18 @@ class Engine(ContainerVerbs):
 
     def unpack(self, name: str) -> str | None:
         """Unpack an image's layers into shared snapshots; the top ChainID."""
+        image = self.image(name)
+        chain = oci.chain_ids(image.config.diff_ids)
+        if not chain:
+            return None
+        try:
+            self.snapshots.stat(chain[-1])
+            return chain[-1]  # already unpacked: the common case of `run`
+        except MinidockerError:
+            pass
+        from ..image.unpack import unpack
         with self.store.ingest():
-            return unpack(self.kernel, self.store, self.snapshots, self.image(name))
+            return unpack(self.kernel, self.store, self.snapshots, image)
 
     # -- moving images -------------------------------------------------------
     def save(self, names: list[str], out: BinaryIO, progress=None) -> None:
@@ -192,9 +200,11 @@ class Engine(ContainerVerbs):
                 entry[1].append(ref)
             elif ref is None or ref not in img.tags:
                 entry[1].extend(r for r in img.tags if r not in entry[1])
+        from ..image import archive
         archive.save(self.store, list(chosen.values()), out, progress)
 
     def load(self, source: str | BinaryIO, progress=None) -> list[str]:
+        from ..image import archive
         out = []
         for loaded in archive.load(self.store, source, progress):
             if loaded.refs:
@@ -205,6 +215,7 @@ class Engine(ContainerVerbs):
 
     def import_(self, source: BinaryIO, target: str | None, message: str = "",
                 source_name: str = "-", progress=None) -> Image:
+        from ..image.create import ingest_layer, write_image
         refs = [reference.parse(target)] if target else []
         with self.store.ingest():
             layer, diff_id = ingest_layer(self.store, source, f"import {source_name}", progress)
@@ -216,10 +227,12 @@ class Engine(ContainerVerbs):
         return self.store.image(m)
 
     def export(self, name: str, out: BinaryIO) -> int:
+        from ..image import archive
         return archive.export(self.kernel, self.store, self.image(name), out)
 
     def bootstrap(self, what: str, tag: str | None = None, suite: str = "bookworm",
                   mirror: str | None = None) -> Image:
+        from ..image import bootstrap
         if what == "busybox":
             m = bootstrap.bootstrap_busybox(self.store, tag or "busybox:latest")
         elif what == "debian":
@@ -246,13 +259,23 @@ class Engine(ContainerVerbs):
                                                              if i.kind == COMMITTED)),
              "Active": "0", "Size": _size(unpacked), "Reclaimable": _size(unpacked),
              "SizeBytes": unpacked},
-            {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B",
-             "Reclaimable": "0B", "SizeBytes": 0},
+            self._container_usage(),
             {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B",
              "Reclaimable": "0B", "SizeBytes": 0},
             {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
              "Reclaimable": "0B", "SizeBytes": 0},
         ]
+
+    def _container_usage(self) -> dict:
+        from ..runtime.state import RUNNING
+        records = self.containers.all()
+        sizes = {r.id: self.snapshots.usage(r.snapshot_key).size for r in records
+                 if _exists(self.snapshots, r.snapshot_key)}
+        running = [r for r in records if r.observed_status(self.kernel) == RUNNING]
+        total = sum(sizes.values())
+        idle = total - sum(sizes.get(r.id, 0) for r in running)
+        return {"Type": "Containers", "TotalCount": str(len(records)), "Active": str(len(running)),
+                "Size": _size(total), "Reclaimable": _size(idle), "SizeBytes": total}
 
     def check(self) -> list[str]:
         problems = self.store.check()
@@ -261,6 +284,14 @@ class Engine(ContainerVerbs):
             if info.parent is not None and info.parent not in infos:
                 problems.append(f"snapshot {info.key!r}: parent {info.parent!r} is missing")
         return problems
+
+
+def _exists(snapshots, key: str) -> bool:
+    try:
+        snapshots.stat(key)
+        return True
+    except MinidockerError:
+        return False
 
 
 def _as_reference(name: str) -> reference.Reference | None:

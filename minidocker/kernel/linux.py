@@ -7,7 +7,6 @@ libc with ctypes; everything else is a thin wrapper over ``os``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -16,7 +15,8 @@ import struct
 
 from .base import Kernel
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The soname directly: find_library would run `ldconfig -p` in a subprocess.
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
