@@ -1,0 +1,476 @@
+"""Benchmark: start-to-exit time of ``/bin/true`` in a fresh container, minidocker against runc.
+
+Run as root with the project's virtualenv, from anywhere::
+
+    /work/main/.venv/bin/python bench/start.py [--reps 30] [--warmup 3] \
+        [--workdir DIR] [--json OUT]
+
+Contenders (each one process, timed from outside with ``time.perf_counter``
+around ``subprocess.run``, stdin/stdout/stderr on /dev/null, exit code checked):
+
+- ``minidocker run --rm busybox true`` with ``.venv/bin/minidocker`` and
+  ``MINIDOCKER_ROOT`` in a private state directory inside the work directory
+  (default ``bench/out/start/``, git-ignored). The image comes from
+  ``minidocker bootstrap busybox`` (the host's busybox-static). Python bytecode
+  is cached in ``<workdir>/pycache`` (``PYTHONPYCACHEPREFIX``, the
+  ``PYTHONDONTWRITEBYTECODE`` of the caller removed), as an installed package
+  would have it; nothing is written into the repository.
+- ``minidocker (env as invoked)``: only when the caller has
+  ``PYTHONDONTWRITEBYTECODE`` set, the same command with the caller's Python
+  environment untouched, i.e. minidocker compiled from source on every start
+  unless ``minidocker/__pycache__`` happens to exist (reported).
+- ``runc run`` on an OCI bundle whose rootfs is the same busybox filesystem
+  (``minidocker export busybox`` extracted with ``tar -xf``); ``config.json``
+  from ``runc spec`` with ``process.args=["/bin/true"]``,
+  ``process.terminal=false`` and ``root.readonly=false`` (minidocker's rootfs is
+  writable too). ``runc --root`` points into the work directory; every run has
+  a unique container ID; ``runc run`` removes the container when it exits (the
+  script checks, and ``runc delete -f``s anything left over).
+- ``crun run`` on the same bundle, probed once first. On a cgroup v1/v2 hybrid
+  host crun 1.8 refuses ("cgroups in hybrid mode not supported"); then
+  ``crun --cgroup-manager=disabled`` is probed and, if it works, timed as
+  "crun without cgroups". If both fail, crun is reported unavailable with
+  its error lines. The machine is never changed to make it work.
+- the floor: ``unshare --fork --pid --mount --uts --ipc --net --mount-proc
+  chroot ROOTFS /bin/true``.
+- the Python floors: ``python3 -S -c pass`` (run with the venv's own base
+  interpreter, resolved through the venv symlink: a ``python3`` on PATH may be
+  a pyenv shim script costing tens of milliseconds) and
+  ``.venv/bin/python -c "import minidocker.cli"``.
+
+Every contender gets ``--warmup`` untimed runs, then ``--reps`` timed ones; the
+order of the contenders rotates by one position every repetition. A missing
+binary skips its contender with a message (nothing is installed); a contender
+that fails stops the benchmark with its error output.
+
+runc and minidocker create (and remove) per-container cgroups below the
+caller's cgroup; everything else the script creates lives in the work
+directory. State directories, runc/crun root directories, leftover containers
+and the bytecode cache are removed in ``finally`` blocks (also those left by an
+interrupted earlier run whose process is gone); the bundle stays cached in
+``<workdir>/bundle-<image id>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+VENV_BIN = REPO / ".venv" / "bin"
+MINIDOCKER = VENV_BIN / "minidocker"
+VENV_PY = VENV_BIN / "python"
+IMAGE = "busybox"
+DEVNULL = subprocess.DEVNULL
+RUNC_NAME = "runc run"
+
+
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+@dataclass
+class Contender:
+    name: str
+    argv: Callable[[str], list[str]]       # unique run id -> command line
+    env: dict[str, str]
+    after: Callable[[str], None] = lambda run_id: None   # untimed, after every run
+    note: str = ""
+    times: list[float] = field(default_factory=list)     # seconds, timed runs only
+
+
+class Failed(SystemExit):
+    pass
+
+
+# -- small helpers ------------------------------------------------------------
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return out.strip().splitlines()[0] if out.strip() else "?"
+
+
+def cgroup_layout() -> str:
+    v1 = v2 = False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fstype = line.partition(" - ")[2].split(" ", 1)[0]
+            v1 |= fstype == "cgroup"
+            v2 |= fstype == "cgroup2"
+    return "hybrid (v1 + v2)" if v1 and v2 else "v1" if v1 else "v2" if v2 else "none"
+
+
+def p90(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
+
+
+def _last_line(text: str) -> str:
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+# -- runtimes' state: runc / crun roots and minidocker state dirs -----------------
+
+def _oci_cleanup(binary: str | None, root: Path) -> list[str]:
+    """Force-delete every container under an OCI runtime root, then remove the root."""
+    deleted = []
+    if binary and root.is_dir():
+        ids = {p.name for p in root.iterdir() if p.is_dir()}
+        try:
+            listed = subprocess.run([binary, "--root", str(root), "list", "-q"],
+                                    capture_output=True, text=True, timeout=60).stdout.split()
+            ids.update(listed)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for cid in sorted(ids):
+            subprocess.run([binary, "--root", str(root), "delete", "-f", cid],
+                           stdout=DEVNULL, stderr=DEVNULL, timeout=60)
+            deleted.append(cid)
+    shutil.rmtree(root, ignore_errors=True)
+    return deleted
+
+
+def _minidocker_cleanup(state: Path, env: dict[str, str]) -> list[str]:
+    """Remove containers left in a minidocker state dir (with their cgroups), then the dir."""
+    left = []
+    containers = state / "containers"
+    if containers.is_dir():
+        left = [d.name for d in containers.iterdir() if d.is_dir()]
+        if left and MINIDOCKER.exists():
+            subprocess.run([str(MINIDOCKER), "rm", "-f", *left], env={**env, "MINIDOCKER_ROOT": str(state)},
+                           stdout=DEVNULL, stderr=DEVNULL, timeout=120)
+    shutil.rmtree(state, ignore_errors=True)
+    return left
+
+
+def clean_stale(workdir: Path, runc: str | None, crun: str | None, env: dict[str, str]) -> None:
+    """Directories of an earlier run of this script that was killed (its PID is gone)."""
+    for d in sorted(workdir.iterdir()):
+        kind, _, rest = d.name.partition("-")
+        if kind not in ("state", "runcroot", "crunroot", "gen") or not d.is_dir():
+            continue
+        try:
+            pid = int(rest.split("-")[0])
+        except ValueError:
+            continue
+        if _pid_alive(pid):
+            continue
+        log(f"removing {d.name}, left by an interrupted run (PID {pid})")
+        if kind == "state":
+            _minidocker_cleanup(d, env)
+        elif kind == "gen":
+            shutil.rmtree(d, ignore_errors=True)
+        else:
+            _oci_cleanup(runc if kind == "runcroot" else crun, d)
+
+
+# -- the bundle ---------------------------------------------------------------------
+
+def ensure_bundle(workdir: Path, image_id: str, md_env: dict[str, str], spec_tool: str | None) -> Path:
+    """<workdir>/bundle-<id>/rootfs from ``minidocker export`` (cached), and a fresh config.json."""
+    bundle = workdir / f"bundle-{image_id.split(':')[-1][:12]}"
+    rootfs = bundle / "rootfs"
+    if not (bundle / ".complete").exists():
+        shutil.rmtree(bundle, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"gen-{os.getpid()}-", dir=workdir))
+        try:
+            tar = tmp / "rootfs.tar"
+            _check([str(MINIDOCKER), "export", IMAGE, "-o", str(tar)], md_env, "minidocker export")
+            (tmp / "bundle" / "rootfs").mkdir(parents=True)
+            _check(["tar", "-xf", str(tar), "-C", str(tmp / "bundle" / "rootfs")], None, "tar -xf")
+            (tmp / "bundle" / ".complete").write_text(image_id + "\n")
+            os.rename(tmp / "bundle", bundle)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        log(f"bundle: made {bundle} from `minidocker export {IMAGE}`")
+    else:
+        log(f"bundle: reusing {bundle}")
+    if not (rootfs / "bin" / "true").exists():
+        raise Failed(f"{rootfs}/bin/true is missing: the exported image has no /bin/true")
+    if spec_tool:
+        with tempfile.TemporaryDirectory(prefix=f"gen-{os.getpid()}-", dir=workdir) as tmp:
+            _check([spec_tool, "spec"], None, f"{spec_tool} spec", cwd=tmp)
+            cfg = json.loads((Path(tmp) / "config.json").read_text())
+        cfg["process"]["args"] = ["/bin/true"]
+        cfg["process"]["terminal"] = False
+        cfg["root"] = {"path": "rootfs", "readonly": False}
+        new = bundle / "config.json.tmp"
+        new.write_text(json.dumps(cfg, indent=2) + "\n")
+        os.replace(new, bundle / "config.json")
+    return bundle
+
+
+def _check(argv: list[str], env, what: str, cwd=None) -> str:
+    p = subprocess.run(argv, env=env, cwd=cwd, stdin=DEVNULL, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Failed(f"{what} failed (exit {p.returncode}): {' '.join(argv)}\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+# -- crun -----------------------------------------------------------------------------
+
+def probe_crun(crun: str, root: Path, bundle: Path, env: dict[str, str], ids) -> tuple[list[str] | None, str, list[str]]:
+    """Try crun once as is, then without cgroups. (global flags or None, label, error lines)."""
+    errors = []
+    help_text = subprocess.run([crun, "--help"], capture_output=True, text=True).stdout
+    attempts = [([], "crun run")]
+    if "--cgroup-manager" in help_text:
+        attempts.append((["--cgroup-manager=disabled"], "crun without cgroups"))
+    else:
+        errors.append("crun has no --cgroup-manager flag; cannot try it without cgroups")
+    for flags, label in attempts:
+        cid = next(ids)
+        argv = [crun, *flags, "--root", str(root), "run", "--bundle", str(bundle), cid]
+        p = subprocess.run(argv, stdin=DEVNULL, capture_output=True, text=True, env=env, timeout=60)
+        subprocess.run([crun, "--root", str(root), "delete", "-f", cid], stdout=DEVNULL, stderr=DEVNULL)
+        if p.returncode == 0:
+            return flags, label, errors
+        errors.append(f"`crun {' '.join(flags + ['run'])}` exit {p.returncode}: {_last_line(p.stderr + p.stdout)}")
+    return None, "crun", errors
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+def run_once(c: Contender, run_id: str) -> float:
+    argv = c.argv(run_id)
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, env=c.env)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        # Once more with the output captured, to say why.
+        again = subprocess.run(c.argv(run_id + "-diag"), stdin=DEVNULL, capture_output=True,
+                               text=True, env=c.env)
+        c.after(run_id)
+        c.after(run_id + "-diag")
+        raise Failed(f"contender {c.name!r} failed with exit {p.returncode}: {' '.join(argv)}\n"
+                     f"re-run for diagnosis: exit {again.returncode}\n{again.stdout}{again.stderr}")
+    c.after(run_id)
+    return dt
+
+
+def measure(contenders: list[Contender], reps: int, warmup: int, ids) -> list[list[str]]:
+    orders = []
+    n = len(contenders)
+    for rep in range(warmup + reps):
+        order = contenders[rep % n:] + contenders[:rep % n]
+        orders.append([c.name for c in order])
+        for c in order:
+            dt = run_once(c, next(ids))
+            if rep >= warmup:
+                c.times.append(dt)
+        if rep + 1 == warmup:
+            log(f"warm-up done ({warmup} runs each)")
+        elif rep >= warmup and (rep + 1 - warmup) % 10 == 0:
+            log(f"  {rep + 1 - warmup}/{reps} repetitions")
+    return orders[warmup:]
+
+
+# -- main ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=30, help="timed runs per contender (default 30)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed runs per contender first (default 3)")
+    ap.add_argument("--workdir", type=Path, default=HERE / "out" / "start",
+                    help="state, bundle and scratch directory (default bench/out/start/)")
+    ap.add_argument("--json", type=Path, help="write the raw figures here")
+    args = ap.parse_args(argv)
+    if args.reps < 1 or args.warmup < 0:
+        ap.error("--reps must be positive and --warmup not negative")
+    if os.geteuid() != 0:
+        raise SystemExit("bench/start.py needs root (containers need namespaces, mounts and cgroups)")
+    if not MINIDOCKER.exists():
+        raise SystemExit(f"{MINIDOCKER} not found: set up the virtualenv first (bash dev.sh test)")
+
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    runc, crun = shutil.which("runc"), shutil.which("crun")
+    unshare, chroot = shutil.which("unshare"), shutil.which("chroot")
+    base_py = os.path.realpath(VENV_PY)
+
+    # Bytecode cached in the work directory (an installed package has its .pyc).
+    pycache = workdir / "pycache"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MINIDOCKER_ROOT")}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    clean_stale(workdir, runc, crun, env)
+
+    pid = os.getpid()
+    state = Path(tempfile.mkdtemp(prefix=f"state-{pid}-", dir=workdir))
+    runc_root = Path(tempfile.mkdtemp(prefix=f"runcroot-{pid}-", dir=workdir))
+    crun_root = Path(tempfile.mkdtemp(prefix=f"crunroot-{pid}-", dir=workdir))
+    md_env = {**env, "MINIDOCKER_ROOT": str(state)}
+    ids = (f"mdbench-{pid}-{i}" for i in itertools.count())
+    leftovers: dict[str, list[str]] = {"runc": [], "minidocker": []}
+    unavailable: dict[str, str] = {}
+    result_rows = []
+    try:
+        log(f"workdir: {workdir}")
+        log(f"minidocker state: {state}")
+        out = _check([str(MINIDOCKER), "bootstrap", IMAGE], md_env, "minidocker bootstrap busybox")
+        image_id = out.split()[-1]
+        log(f"image: {out.strip()}")
+        bundle = ensure_bundle(workdir, image_id, md_env, runc or crun)
+        rootfs = bundle / "rootfs"
+
+        contenders: list[Contender] = []
+        contenders.append(Contender(
+            "minidocker run --rm", lambda i: [str(MINIDOCKER), "run", "--rm", IMAGE, "true"], md_env,
+            note="bytecode cached in workdir/pycache"))
+        invoked = os.environ.get("PYTHONDONTWRITEBYTECODE")
+        if invoked:
+            has_pyc = any((REPO / "minidocker").rglob("__pycache__"))
+            contenders.append(Contender(
+                "minidocker (env as invoked)", lambda i: [str(MINIDOCKER), "run", "--rm", IMAGE, "true"],
+                {**os.environ, "MINIDOCKER_ROOT": str(state)},
+                note=f"PYTHONDONTWRITEBYTECODE={invoked}; minidocker/__pycache__ "
+                     f"{'present' if has_pyc else 'absent: compiled from source every start'}"))
+
+        def runc_after(cid: str) -> None:
+            if (runc_root / cid).exists():   # `runc run` should have deleted it
+                subprocess.run([runc, "--root", str(runc_root), "delete", "-f", cid],
+                               stdout=DEVNULL, stderr=DEVNULL)
+                leftovers["runc"].append(cid)
+
+        if runc:
+            contenders.append(Contender(
+                RUNC_NAME, lambda i: [runc, "--root", str(runc_root), "run", "--bundle", str(bundle), i],
+                env, runc_after, note="root.readonly=false"))
+        else:
+            log("runc: not found on PATH -- skipping it (apt-get install -y runc)")
+            unavailable[RUNC_NAME] = "binary not found"
+
+        if crun:
+            flags, label, errors = probe_crun(crun, crun_root, bundle, env, ids)
+            for e in errors:
+                log(f"crun: {e}")
+            if flags is not None:
+                def crun_after(cid: str, flags=flags) -> None:
+                    if (crun_root / cid).exists():
+                        subprocess.run([crun, "--root", str(crun_root), "delete", "-f", cid],
+                                       stdout=DEVNULL, stderr=DEVNULL)
+                contenders.append(Contender(
+                    label, lambda i, flags=flags: [crun, *flags, "--root", str(crun_root), "run",
+                                                   "--bundle", str(bundle), i],
+                    env, crun_after, note=" ".join(flags)))
+            else:
+                unavailable["crun"] = "; ".join(errors)
+        else:
+            log("crun: not found on PATH -- skipping it (apt-get install -y crun)")
+            unavailable["crun"] = "binary not found"
+
+        if unshare and chroot:
+            contenders.append(Contender(
+                "unshare+chroot (floor)",
+                lambda i: [unshare, "--fork", "--pid", "--mount", "--uts", "--ipc", "--net",
+                           "--mount-proc", chroot, str(rootfs), "/bin/true"], env))
+        else:
+            log("unshare/chroot: not found -- skipping the floor")
+            unavailable["unshare+chroot (floor)"] = "binary not found"
+
+        contenders.append(Contender("python3 -S -c pass", lambda i: [base_py, "-S", "-c", "pass"], env,
+                                    note=base_py))
+        contenders.append(Contender("python -c 'import minidocker.cli'",
+                                    lambda i: [str(VENV_PY), "-c", "import minidocker.cli"], md_env))
+
+        log(f"contenders: {', '.join(c.name for c in contenders)}")
+        log(f"measuring: {args.warmup} warm-up + {args.reps} timed runs each, order rotating")
+        t_start = time.time()
+        orders = measure(contenders, args.reps, args.warmup, ids)
+        elapsed = time.time() - t_start
+
+        left = [d.name for d in (state / "containers").iterdir()] if (state / "containers").is_dir() else []
+        leftovers["minidocker"] = left
+
+        # -- report ----------------------------------------------------------------
+        runc_c = next((c for c in contenders if c.name == RUNC_NAME), None)
+        runc_med = statistics.median(runc_c.times) if runc_c else None
+        log("")
+        log(f"start-to-exit of /bin/true, {args.reps} runs each after {args.warmup} warm-up "
+            f"({elapsed:.0f} s); kernel {platform.release()}, cgroups {cgroup_layout()}, {os.cpu_count()} CPUs")
+        head = f"{'contender':36s} {'median ms':>10s} {'p90 ms':>8s} {'min ms':>8s} {'× runc':>8s}"
+        log(head)
+        log("-" * len(head))
+        for c in contenders:
+            ms = [t * 1000 for t in c.times]
+            med = statistics.median(ms)
+            ratio = med / (runc_med * 1000) if runc_med else None
+            row = {"name": c.name, "argv": c.argv("<id>"), "note": c.note, "ms": [round(x, 3) for x in ms],
+                   "median_ms": round(med, 3), "p90_ms": round(p90(ms), 3), "min_ms": round(min(ms), 3),
+                   "ratio_vs_runc": round(ratio, 3) if ratio is not None else None}
+            result_rows.append(row)
+            rs = f"{ratio:7.2f}×" if ratio is not None else "     n/a"
+            log(f"{c.name:36s} {med:10.1f} {p90(ms):8.1f} {min(ms):8.1f} {rs}")
+        for name, why in unavailable.items():
+            log(f"{name:36s} {'unavailable':>10s}  {why}")
+        log("")
+        md = result_rows[0]
+        if runc_med:
+            verdict = "met" if md["ratio_vs_runc"] <= 1.0 else "NOT met"
+            log(f"target: minidocker ≤ 1.0× runc -- now {md['ratio_vs_runc']:.2f}× "
+                f"({md['median_ms']:.1f} ms vs {runc_med * 1000:.1f} ms): {verdict}")
+        else:
+            log("target: minidocker ≤ 1.0× runc -- cannot be judged without runc")
+        for c in contenders:
+            if c.note:
+                log(f"  note, {c.name}: {c.note}")
+        if leftovers["runc"]:
+            log(f"warning: `runc run` left {len(leftovers['runc'])} container(s); deleted with runc delete -f")
+        if left:
+            log(f"warning: minidocker --rm left {len(left)} container(s) in its state dir")
+
+        if args.json:
+            report = {
+                "benchmark": "start", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                "reps": args.reps, "warmup": args.warmup, "elapsed_s": round(elapsed, 1),
+                "machine": {"kernel": platform.release(), "nproc": os.cpu_count(),
+                            "cgroups": cgroup_layout(), "python": platform.python_version()},
+                "versions": {"runc": _version([runc, "--version"]) if runc else None,
+                             "crun": _version([crun, "--version"]) if crun else None,
+                             "minidocker": _version([str(MINIDOCKER), "--version"]),
+                             "unshare": _version([unshare, "--version"]) if unshare else None},
+                "image_id": image_id, "bundle": str(bundle), "bundle_root_readonly": False,
+                "contenders": result_rows, "unavailable": unavailable, "orders": orders,
+                "leftovers": leftovers,
+            }
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
+            log(f"raw figures: {args.json}")
+        return 0
+    finally:
+        _oci_cleanup(runc, runc_root)
+        _oci_cleanup(crun, crun_root)
+        _minidocker_cleanup(state, env)
+        shutil.rmtree(pycache, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
