@@ -93,6 +93,11 @@ demo() {
     minidocker images
     say "minidocker history busybox"
     minidocker history busybox
+    say "minidocker run --rm --memory 64m busybox sh -c '...'   # a real container"
+    minidocker run --rm --memory 64m --hostname demo busybox \
+        sh -c 'echo "hello from $(hostname), PID $$"; ls /'
+    say "minidocker run --rm --explain busybox true   # every kernel step, with its reason"
+    minidocker run --rm --explain busybox true 2>&1 | sed -n '1,200p' | grep -E 'unshare|pivot_root|overlay|cgroup.procs|execve' | head -8
     say "minidocker system df"
     minidocker system df
 }

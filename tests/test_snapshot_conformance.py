@@ -212,3 +212,13 @@ def test_active_snapshot_copies_up_and_records_deletions(three_layers, mounted):
     import tarfile
     names = tarfile.open(fileobj=io.BytesIO(buf.getvalue())).getnames()
     assert ".wh.a" in names and "new" in names and "keep/k" in names
+
+
+def test_usage_counts_hard_linked_bytes_once(sn):
+    sn.prepare("a")
+    d = sn.diff_dir("a")
+    with open(os.path.join(d, "big"), "wb") as f:
+        f.write(b"x" * 4096)
+    for i in range(5):
+        os.link(os.path.join(d, "big"), os.path.join(d, f"link{i}"))
+    assert sn.usage("a").size == 4096

@@ -251,10 +251,15 @@ class Engine(ContainerVerbs):
         total = sum(unique.values())
         unpacked = sum(self.snapshots.usage(i.key).size for i in self.snapshots.walk()
                        if i.kind == COMMITTED)
+        used_ids = {r.spec.image_id for r in self.containers.all()}
+        active = [img for img in images if img.id in used_ids]
+        in_use = {d.digest: d.size for img in active
+                  for d in (img.manifest_descriptor, img.manifest.config, *img.manifest.layers)}
+        reclaimable = total - sum(in_use.values())
+        share = f" ({100 * reclaimable // total}%)" if total else ""
         return [
-            {"Type": "Images", "TotalCount": str(len(images)), "Active": "0",
-             "Size": _size(total), "Reclaimable": f"{_size(total)} (100%)" if total else "0B",
-             "SizeBytes": total},
+            {"Type": "Images", "TotalCount": str(len(images)), "Active": str(len(active)),
+             "Size": _size(total), "Reclaimable": _size(reclaimable) + share, "SizeBytes": total},
             {"Type": "Unpacked layers", "TotalCount": str(sum(1 for i in self.snapshots.walk()
                                                              if i.kind == COMMITTED)),
              "Active": "0", "Size": _size(unpacked), "Reclaimable": _size(unpacked),

@@ -162,12 +162,16 @@ class OverlaySnapshotter(Snapshotter):
 
     def usage(self, key):
         rec = self._get(self._load(), key)
-        size = inodes = 0
+        size = 0
+        seen: set[int] = set()  # hard links share one inode: count its bytes once
         for dirpath, dirnames, filenames in os.walk(self._fs(rec)):
             for name in dirnames + filenames:
                 st = os.lstat(os.path.join(dirpath, name))
-                inodes += 1
+                if st.st_ino in seen:
+                    continue
+                seen.add(st.st_ino)
                 size += 0 if stat.S_ISDIR(st.st_mode) else st.st_size
+        inodes = len(seen)
         return Usage(size, inodes)
 
     def diff_dir(self, key):
