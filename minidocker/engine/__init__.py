@@ -18,7 +18,7 @@ from ..image import oci, reference
 from ..image.store import Image, Store
 from ..kernel import get_kernel
 from ..kernel.base import Kernel
-from ..snapshot import ACTIVE, COMMITTED
+from ..snapshot import ACTIVE, COMMITTED, VIEW
 from ..snapshot.overlay import OverlaySnapshotter
 from .containers import ContainerVerbs
 
@@ -131,10 +131,14 @@ class Engine(ContainerVerbs):
 
     def collect(self) -> tuple[int, int]:
         """Remove blobs and layer snapshots no image needs any more; (count, bytes)."""
-        count, freed = self.store.gc()
+        from ..build.cache import BuildCache
+        cache = BuildCache(self.store.root)
+        count, freed = self.store.gc(keep_also=cache.layers())
         wanted = set()
         for img in self.store.images():
             wanted.update(oci.chain_ids(img.config.diff_ids))
+        for entry in cache.entries():  # cached steps keep their unpacked layers too
+            wanted.update(oci.chain_ids(entry.result["config"]["rootfs"]["diff_ids"]))
         changed = True
         while changed:
             changed = False
@@ -142,7 +146,7 @@ class Engine(ContainerVerbs):
             parents = {i.parent for i in infos}
             for info in infos:
                 stale = info.kind == COMMITTED and info.key not in wanted
-                dead_extract = info.kind == ACTIVE and self._dead_extraction(info.key)
+                dead_extract = info.kind in (ACTIVE, VIEW) and self._dead_extraction(info.key)
                 if (stale or dead_extract) and info.key not in parents:
                     freed += self.snapshots.usage(info.key).size
                     self.snapshots.remove(info.key)
@@ -152,17 +156,18 @@ class Engine(ContainerVerbs):
         return count, freed
 
     def _dead_extraction(self, key: str) -> bool:
-        """An unpack's temporary snapshot whose process has gone ("extract-<pid>-…")."""
-        if not key.startswith("extract-"):
+        """A temporary snapshot (unpack "extract-<pid>-…", build "build-[view-]<pid>-…")
+        whose process has gone."""
+        if not key.startswith(("extract-", "build-")):
             return False
-        try:
-            pid = int(key.split("-")[1])
-        except (IndexError, ValueError):
-            return True
-        return not self.kernel.process_alive(pid)
+        pid = next((int(p) for p in key.split(" ")[0].split("-") if p.isdigit()), None)
+        return pid is None or not self.kernel.process_alive(pid)
 
     def prune(self, all_: bool = False) -> tuple[list[str], int]:
-        """Remove untagged images (``all_``: every image no container uses) and garbage."""
+        """Remove untagged images (``all_``: every image no container uses), the build
+        cache and garbage."""
+        from ..build.cache import BuildCache
+        BuildCache(self.store.root).clear()
         deleted = []
         used = {r.spec.image_id for r in self.containers.all()}
         for ref, entry in self.store.entries():
@@ -173,6 +178,12 @@ class Engine(ContainerVerbs):
                 deleted.append(entry.digest)
         _, freed = self.collect()
         return deleted, freed
+
+    def build(self, context: str, options, out=None):
+        """Build an image from ``context`` (see ``build.builder.BuildOptions``)."""
+        from ..build.builder import Builder
+        manifest = Builder(self, context, options, out).build()
+        return self.store.image(manifest)
 
     def unpack(self, name: str) -> str | None:
         """Unpack an image's layers into shared snapshots; the top ChainID."""

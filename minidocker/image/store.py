@@ -307,11 +307,12 @@ class Store:
             keep.update(d.digest for d in m.layers)
         return keep
 
-    def gc(self) -> tuple[int, int]:
-        """Delete blobs no image refers to and stale temporary files; (count, bytes)."""
+    def gc(self, keep_also: set[str] = frozenset()) -> tuple[int, int]:
+        """Delete blobs no image (nor ``keep_also``) refers to, and stale temporary files;
+        (count, bytes)."""
         removed = freed = 0
         with self._gc_lock():
-            keep = self.referenced_blobs()
+            keep = self.referenced_blobs() | set(keep_also)
             for p in self.blob_dir.iterdir():
                 if "sha256:" + p.name not in keep:
                     freed += p.lstat().st_size

@@ -76,9 +76,15 @@ def apply_blob(kernel: Kernel, store: Store, layer: oci.Descriptor, diff_id: str
 
 def unpack(kernel: Kernel, store: Store, snapshots: Snapshotter, image: Image) -> str | None:
     """Make sure every layer of ``image`` is a committed snapshot; the top ChainID."""
-    chain = oci.chain_ids(image.config.diff_ids)
+    return unpack_layers(kernel, store, snapshots, list(image.manifest.layers), image.config.diff_ids)
+
+
+def unpack_layers(kernel: Kernel, store: Store, snapshots: Snapshotter,
+                  layers: list[oci.Descriptor], diff_ids: list[str]) -> str | None:
+    """Make sure each layer (with those below it) is a committed snapshot; the top ChainID."""
+    chain = oci.chain_ids(diff_ids)
     parent = None
-    for layer, diff_id, chain_id in zip(image.manifest.layers, image.config.diff_ids, chain):
+    for layer, diff_id, chain_id in zip(layers, diff_ids, chain):
         try:
             snapshots.stat(chain_id)
         except NotFound:
@@ -94,4 +100,3 @@ def unpack(kernel: Kernel, store: Store, snapshots: Snapshotter, image: Image) -
                 raise
         parent = chain_id
     return parent
-

@@ -106,9 +106,13 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
     for path in plan.cgroup_join:
         k.write_file(path, "0")
     k.setsid()
-    k.unshare(NAMESPACES)
-    k.sethostname(spec.hostname)
-    k.loopback_up()
+    if spec.network == "host":  # build steps, so package managers reach the network
+        k.unshare(NAMESPACES & ~CLONE_NEWNET)
+        k.sethostname(spec.hostname)
+    else:
+        k.unshare(NAMESPACES)
+        k.sethostname(spec.hostname)
+        k.loopback_up()
     rootfs.setup(k, spec, plan.rootfs, list(plan.layers), plan.etc_files)
     if console is not None:
         _attach_terminal(k, console)

@@ -80,6 +80,7 @@ class ContainerSpec:
     resources: Resources = field(default_factory=Resources)
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
+    network: str = "none"              # "none": own namespace with lo; "host": the host's
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgtp]?)(?:i?b)?", re.IGNORECASE)

@@ -59,12 +59,23 @@ def _write_etc(record: Record) -> dict[str, str]:
         # no network yet: name resolution has nowhere to go but loopback
         "/etc/resolv.conf": "nameserver 127.0.0.1\n",
     }
+    if spec.network == "host":
+        files["/etc/resolv.conf"] = _host_file("/etc/resolv.conf")
+        files["/etc/hosts"] = _host_file("/etc/hosts") + f"127.0.1.1\t{spec.hostname}\n"
     out = {}
     for target, text in files.items():
         path = record.dir / os.path.basename(target)
         path.write_text(text)
         out[target] = str(path)
     return out
+
+
+def _host_file(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 class _NoLog:
