@@ -1,0 +1,1 @@
+"""Building images: Dockerfile parsing, the build context, the cache, the builder."""
