@@ -239,6 +239,33 @@ def _attach():
     return Attach(stdin=0, stdout=1, stderr=2)
 
 
+def cmd_build(a) -> int:
+    from .build.builder import BuildOptions
+    args = {}
+    for item in a.build_arg:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise MinidockerError(f"invalid --build-arg {item!r}: want NAME=VALUE")
+        if not sep:
+            if name not in os.environ:
+                continue  # Docker takes a bare NAME from the environment, if set
+            value = os.environ[name]
+        args[name] = value
+    labels = {}
+    for item in a.label:
+        name, _, value = item.partition("=")
+        labels[name] = value
+    options = BuildOptions(tags=a.tag, dockerfile=a.file, build_args=args, target=a.target,
+                           no_cache=a.no_cache, labels=labels, quiet=a.quiet)
+    image = _engine().build(a.context, options, sys.stderr)
+    if a.iidfile:
+        from .fileio import atomic_write
+        atomic_write(a.iidfile, image.id.encode())
+    print(image.id if a.quiet else f"Successfully built {image.short_id}"
+          + "".join(f"\nSuccessfully tagged {r.familiar()}" for r in image.tags))
+    return 0
+
+
 def cmd_create(a) -> int:
     record = _engine().create(a.image, a.command or None, **_container_options(a))
     print(record.id)
@@ -455,6 +482,25 @@ def build_parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create", help="create a new container")
     _run_args(create, False)
     create.set_defaults(func=cmd_create)
+    build = sub.add_parser(
+        "build", help="build an image from a Dockerfile",
+        description="Build an image from a Dockerfile and a context directory, with Docker's "
+                    "layer cache. RUN steps run in real containers on the host's network, so "
+                    "package managers work where this machine reaches a mirror. ADD extracts "
+                    "local tar and tar.gz archives; URLs are not fetched (offline).")
+    build.add_argument("context", metavar="PATH", help="the build context directory")
+    build.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
+    build.add_argument("-f", "--file", help="the Dockerfile (default PATH/Dockerfile)")
+    build.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
+                       help="a build-time variable (repeatable)")
+    build.add_argument("--target", help="build up to this stage")
+    build.add_argument("--no-cache", action="store_true", help="do not use the cache")
+    build.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label")
+    build.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
+    build.add_argument("--iidfile", help="write the image ID to this file")
+    build.add_argument("--progress", choices=["auto", "plain", "tty"], default="plain",
+                       help="output style (plain: one line per event, with timings)")
+    build.set_defaults(func=cmd_build)
     ex = sub.add_parser("exec", help="run a command in a running container")
     ex.add_argument("container", metavar="CONTAINER")
     ex.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")

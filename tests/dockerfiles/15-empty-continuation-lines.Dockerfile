@@ -1,0 +1,10 @@
+FROM alpine
+RUN echo one \
+
+    && echo two \
+    	
+    && echo three
+LABEL a=1 \
+
+      b=2
+CMD echo done

@@ -1,0 +1,3 @@
+FROM debian
+MAINTAINER Jane Doe <jane@example.com>
+MAINTAINER "John Smith" john@example.org

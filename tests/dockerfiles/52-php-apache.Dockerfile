@@ -1,0 +1,6 @@
+FROM php:8.3-apache
+RUN docker-php-ext-install pdo pdo_mysql opcache \
+ && a2enmod rewrite headers
+COPY --chown=www-data:www-data . /var/www/html/
+RUN sed -ri -e 's!/var/www/html!${APACHE_DOCUMENT_ROOT}!g' /etc/apache2/sites-available/*.conf
+ENV APACHE_DOCUMENT_ROOT=/var/www/html/public

@@ -1,0 +1,13 @@
+
+
+
+   
+FROM alpine
+
+
+    RUN echo indented
+
+	
+        CMD ["sh"]
+
+

@@ -1,0 +1,5 @@
+ARG REGISTRY=docker.io
+ARG IMAGE=library/alpine
+ARG TAG=3.19
+FROM ${REGISTRY}/${IMAGE}:${TAG} AS base
+FROM $REGISTRY/$IMAGE:latest

@@ -1,0 +1,10 @@
+FROM alpine
+RUN cat <<-EOF > /etc/conf
+	[section]
+		key = value
+	EOF
+RUN <<-'SCRIPT'
+	for f in *; do
+		echo "$f"
+	done
+	SCRIPT
