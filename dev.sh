@@ -98,6 +98,22 @@ demo() {
         sh -c 'echo "hello from $(hostname), PID $$"; ls /'
     say "minidocker run --rm --explain busybox true   # every kernel step, with its reason"
     minidocker run --rm --explain busybox true 2>&1 | sed -n '1,200p' | grep -E 'unshare|pivot_root|overlay|cgroup.procs|execve' | head -8
+    say "minidocker build -t seed-app examples/seed-app   # the seed's recipe: one layer per step"
+    minidocker build -t seed-app examples/seed-app
+    say "minidocker history seed-app"
+    minidocker history seed-app
+    say "minidocker run --rm seed-app"
+    minidocker run --rm seed-app
+    say "minidocker build -t seed-app examples/seed-app   # again: nothing changed, every step CACHED"
+    minidocker build -t seed-app examples/seed-app 2>&1 | grep -E 'CACHED|not cached'
+    local changed
+    changed=$(mktemp -d)
+    cp -r examples/seed-app/. "$changed"
+    sed -i 's/version 1/version 2/' "$changed/app/server.sh"
+    say "change app/server.sh and build again: only the steps from COPY on rebuild"
+    minidocker build -t seed-app:v2 "$changed" 2>&1 | grep -E 'CACHED|not cached'
+    rm -rf "$changed"
+    minidocker run --rm seed-app:v2
     say "minidocker system df"
     minidocker system df
 }

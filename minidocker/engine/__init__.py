@@ -278,9 +278,17 @@ class Engine(ContainerVerbs):
             self._container_usage(),
             {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B",
              "Reclaimable": "0B", "SizeBytes": 0},
-            {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
-             "Reclaimable": "0B", "SizeBytes": 0},
+            self._cache_usage(unique),
         ]
+
+    def _cache_usage(self, image_blobs: dict[str, int]) -> dict:
+        """Build-cache entries, and the bytes of layers only the cache keeps."""
+        from ..build.cache import BuildCache
+        cache = BuildCache(self.store.root)
+        only = {d for d in cache.layers() if d not in image_blobs and self.store.has_blob(d)}
+        size = sum(self.store.blob_path(d).stat().st_size for d in only)
+        return {"Type": "Build Cache", "TotalCount": str(len(cache.entries())), "Active": "0",
+                "Size": _size(size), "Reclaimable": _size(size), "SizeBytes": size}
 
     def _container_usage(self) -> dict:
         from ..runtime.state import RUNNING
