@@ -309,3 +309,43 @@ def test_quiet_prints_only_the_image_id_and_iidfile(ctx, engine, tmp_path):
     r = build(context, "-q", "--iidfile", str(iid), "-t", "q:1")
     assert r.stdout.strip() == engine.image("q:1").id == iid.read_text()
     assert r.stderr == ""
+
+
+@pytest.mark.parametrize("mode", ["w", "w:bz2", "w:xz"])
+def test_add_extracts_plain_bzip2_and_xz_tars(ctx, engine, mode):
+    context = ctx({"Dockerfile": "FROM busybox\nADD pkg.tar /opt/\n"})
+    with tarfile.open(os.path.join(context, "pkg.tar"), mode) as t:
+        data = b"packed"
+        ti = tarfile.TarInfo("inner/file")
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+    assert build(context, "-t", "addx:1").returncode == 0
+    assert files_of(engine, "addx:1")["opt/inner/file"] == b"packed"
+
+
+def test_variables_shell_user_and_workdir_apply_to_later_steps(ctx, engine):
+    df = """\
+FROM busybox AS base
+ARG NAME=world
+ENV DIR=/srv/$NAME GREETING="hi \\$NAME"
+WORKDIR $DIR
+WORKDIR sub
+SHELL ["/bin/sh", "-c", "-e"]
+RUN echo "$GREETING $NAME from $(pwd)" > /tmp/out && id -u > /tmp/uid-root
+USER nobody
+RUN id -u > /tmp/uid
+FROM base
+COPY --from=0 /tmp/out /copied
+"""
+    context = ctx({"Dockerfile": df})
+    r = build(context, "-t", "vars:1")
+    assert r.returncode == 0, r.stderr
+    img = engine.image("vars:1")
+    cfg = img.config.container_config
+    assert cfg["WorkingDir"] == "/srv/world/sub" and "DIR=/srv/world" in cfg["Env"]
+    assert "GREETING=hi $NAME" in cfg["Env"]  # an escaped $ stays literal
+    assert not any(e.startswith("NAME=") for e in cfg["Env"])  # ARGs are not kept in the image
+    fs = files_of(engine, "vars:1")
+    assert fs["tmp/out"] == b"hi $NAME world from /srv/world/sub\n"
+    assert fs["tmp/uid-root"] == b"0\n" and fs["tmp/uid"] == b"65534\n"
+    assert fs["copied"] == b"hi $NAME world from /srv/world/sub\n"

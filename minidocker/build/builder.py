@@ -35,7 +35,7 @@ from ..fsroot import Root, split
 from ..image import oci, reference
 from ..image.create import ingest_layer, write_image
 from ..image.layer import apply_layer, write_layer
-from ..image.unpack import open_uncompressed, unpack_layers
+from ..image.unpack import unpack_layers
 from ..kernel.base import MNT_DETACH
 from ..runtime import spec as specs
 from ..runtime.state import Containers
@@ -280,7 +280,12 @@ class Builder:
         args = [df.expand(a, env, self.escape) for a in ins.args] \
             if ins.cmd in EXPANDED and not ins.json else list(ins.args)
         flags = [df.expand(f, env, self.escape) for f in ins.flags]
-        shown = f"{ins.cmd} {' '.join(flags + ([json.dumps(args)] if ins.json else args))}".strip()
+        if ins.cmd in ("ENV", "LABEL") and len(args) % 2 == 0:
+            words = [f"{k}={json.dumps(v) if not v or ' ' in v else v}"
+                     for k, v in zip(args[::2], args[1::2])]
+        else:
+            words = [json.dumps(args)] if ins.json else args
+        shown = f"{ins.cmd} {' '.join(flags + words)}".strip()
         self.say(f"#{self.step_no} {label} {_short(shown)}")
         files: dict[str, str] = {}
         sources_digest = ""
@@ -603,11 +608,12 @@ class Builder:
                 target = os.path.join(dest, name) if as_dir or dest.endswith("/") else dest
                 _write_file(root, target, content.encode(), 0o644 if mode is None else mode, uid, gid, self.k)
             for src in plan["sources"]:
-                if plan["cmd"] == "ADD" and not src.is_dir and _is_archive(src.path):
+                archive = _open_archive(src.path) if plan["cmd"] == "ADD" and not src.is_dir else None
+                if archive is not None:
                     # the directory's real path: resolved inside the root, free of symlinks
                     target = os.readlink(f"/proc/self/fd/{root.dir(split(dest))}")
-                    with open(src.path, "rb") as f:
-                        apply_layer(self.k, open_uncompressed(f, src.rel), target, whiteouts="delete")
+                    with archive:
+                        apply_layer(self.k, archive, target, whiteouts="delete")
                     continue
                 if src.is_dir:
                     for rel, full in self.context.entries(src):
@@ -686,12 +692,42 @@ def _chown_ids(chown: str, state: State, builder: Builder) -> tuple[int | None, 
     return ident.uid, ident.gid
 
 
-def _is_archive(path: str) -> bool:
+def _open_archive(path: str):
+    """A local tar (plain, gzip, bzip2 or xz) as an uncompressed stream; None for other files.
+
+    ADD extracts these, as Docker does; anything else is copied as a file.
+    """
+    import bz2
+    import gzip
+    import lzma
     with open(path, "rb") as f:
-        head = f.read(512)
-    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
-        return head[:2] == b"\x1f\x8b"  # gzip only: the others are copied as files (stated in --help)
-    return len(head) == 512 and head[257:262] == b"ustar"
+        head = f.read(6)
+    opener = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+    for magic, open_ in opener.items():
+        if head.startswith(magic):
+            stream = open_(path, "rb")
+            break
+    else:
+        stream = open(path, "rb")
+    try:
+        block = stream.read(512)
+    except (OSError, EOFError, lzma.LZMAError):
+        stream.close()
+        return None
+    if len(block) == 512 and block[257:262] == b"ustar" or \
+            (len(block) == 512 and _tar_checksum_ok(block)):
+        stream.seek(0)
+        return stream
+    stream.close()
+    return None
+
+
+def _tar_checksum_ok(block: bytes) -> bool:
+    try:
+        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    return stored == sum(block[:148]) + 256 + sum(block[156:])
 
 
 def _write_file(root: Root, path: str, data: bytes, mode: int, uid, gid, k) -> None:
