@@ -40,9 +40,10 @@ install_system_packages() {
     done
     local py; py=$(find_python || true)
     if [ -z "$py" ]; then
-        missing+=(python3)
+        # Older releases (Ubuntu 22.04) ship 3.10 as python3 but offer 3.11 beside it.
+        missing+=(python3.11 python3.11-venv)
     elif ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
-        missing+=(python3-venv)
+        missing+=("$(basename "$py")-venv")
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null 2>&1 ||

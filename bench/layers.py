@@ -227,8 +227,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def ensure_layer(workdir: Path, n_files: int, target_mb: int) -> tuple[Path, dict]:
-    """The cached archive for these parameters, generating it if needed."""
+def ensure_layer(workdir: Path, n_files: int, target_mb: int,
+                 keep: list[Path] | None = None) -> tuple[Path, dict]:
+    """The cached archive for these parameters, generating it if needed.
+
+    With ``keep``, the generated source tree is not deleted but appended to it
+    (to be deleted after the timed runs; see ``ext4_without_journal``).
+    """
     key = f"layer-v{GEN_VERSION}-s{SEED}-f{n_files}-m{target_mb}"
     tar_path = workdir / f"{key}.tar"
     meta_path = workdir / f"{key}.json"
@@ -241,6 +246,7 @@ def ensure_layer(workdir: Path, n_files: int, target_mb: int) -> tuple[Path, dic
     t0 = time.perf_counter()
     tree = Path(tempfile.mkdtemp(prefix="gen-", dir=workdir))
     tmp = workdir / f"{key}.tar.tmp"
+    kept = False
     try:
         os.umask(0o022)
         stats = generate_tree(tree, n_files, target_mb, SEED)
@@ -248,8 +254,12 @@ def ensure_layer(workdir: Path, n_files: int, target_mb: int) -> tuple[Path, dic
                         "-cf", str(tmp), "-C", str(tree), "."],
                        check=True, env={**os.environ, "LC_ALL": "C"})
         os.replace(tmp, tar_path)
+        if keep is not None:
+            keep.append(tree)
+            kept = True
     finally:
-        shutil.rmtree(tree, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(tree, ignore_errors=True)
         tmp.unlink(missing_ok=True)
     members = subprocess.run(["tar", "-tf", str(tar_path)], check=True,
                              capture_output=True).stdout.count(b"\n")
@@ -320,11 +330,15 @@ def compare_trees(a: Path, b: Path, a_name: str, b_name: str) -> dict:
 def ext4_without_journal(path: Path) -> bool:
     """Whether ``path`` is on ext4 mounted without a journal.
 
-    There ext4 will not reuse an inode freed in the last 60 s (5 min while its
-    inode table block is dirty): every create scans past all recently freed
-    inodes (``recently_deleted()`` in fs/ext4/ialloc.c). Deleting one 20 000-file
-    tree and extracting the next right away is then several times slower, and
-    the penalty depends on which contender ran before.
+    There ext4 will not reuse an inode freed in the last 60 s, or in the last
+    6 min while its inode table block is dirty -- which extraction itself makes
+    it: every create walks past all such recently freed inodes, one buffer
+    lookup each (``recently_deleted()`` in fs/ext4/ialloc.c). Deleting a
+    20 000-file tree and then extracting the next made GNU tar take anywhere
+    from 3.6 to 11 s instead of ~2 s in a trial run here, depending on what was
+    deleted before. So on such a filesystem the trees are kept until all timed
+    runs are done, and a new run waits until the previous one's deletions are
+    6 minutes old.
     """
     st = os.stat(path)
     dev = os.path.realpath(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
@@ -335,13 +349,44 @@ def ext4_without_journal(path: Path) -> bool:
         return False
 
 
+STAMP = "layers-last-delete"     # when this script last deleted trees (epoch seconds)
+INODE_RECENT_S = 6 * 60 + 10    # ext4 without journal: freed inodes "recent" this long
+# Pause after each run, once its pages are freed: on this VM freed memory goes
+# back to the host (virtio-balloon free page reporting) within ~2 s, and every
+# run should find memory in that same state.
+PAUSE_S = 3
+
+
+def _rmtree_in(workdir: Path, d: Path, ignore_errors: bool = False) -> None:
+    """Delete a tree this script made; refuses anything but dest-*/gen-* in workdir."""
+    if d.parent != workdir or not d.name.startswith(("dest-", "gen-")):
+        raise AssertionError(f"refusing to delete {d}")
+    shutil.rmtree(d, ignore_errors=ignore_errors)
+
+
+def drop_page_cache(tree: Path) -> None:
+    """Evict the (clean, synced) pages of every regular file under ``tree``."""
+    for dirpath, _, filenames in os.walk(tree):
+        for name in filenames:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | os.O_NOFOLLOW
+                             | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue   # symlinks, and files the tree made unreadable even to root
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
 class Bench:
-    def __init__(self, workdir: Path, tar_path: Path, settle: float):
+    def __init__(self, workdir: Path, tar_path: Path, delete_each: bool):
         self.workdir = workdir
         self.tar = tar_path
-        self.settle = settle
-        self.last_delete = time.monotonic()   # the generator may just have deleted a tree
-        self.live: list[Path] = []   # destinations not yet deleted
+        self.delete_each = delete_each
+        self.live: list[Path] = []   # trees not yet deleted
+        self.deleted = False
         self.pycache = workdir / "pycache"
         # The children compile minidocker's modules once into the work directory,
         # as an installed package would have them; nothing is written in the repo.
@@ -354,25 +399,31 @@ class Bench:
         return d
 
     def discard(self, d: Path) -> None:
-        """Delete an extracted tree (outside the timed part): sync, delete, sync."""
-        assert d.parent == self.workdir and d.name.startswith("dest-")
+        """After a run, outside the timed part: sync, then delete the tree (and sync
+        again) or, when trees are kept until the end, drop its pages from the page
+        cache, so every run starts with the same memory at hand; then pause."""
         os.sync()
-        shutil.rmtree(d)
-        os.sync()
-        self.live.remove(d)
-        self.last_delete = time.monotonic()
+        if self.delete_each:
+            _rmtree_in(self.workdir, d)
+            os.sync()
+            self.live.remove(d)
+            self.deleted = True
+        else:
+            drop_page_cache(d)
+        time.sleep(PAUSE_S)
 
     def cleanup(self) -> None:
+        deleted = bool(self.live) or self.deleted
         for d in list(self.live):
-            shutil.rmtree(d, ignore_errors=True)
+            _rmtree_in(self.workdir, d, ignore_errors=True)
             self.live.remove(d)
         shutil.rmtree(self.pycache, ignore_errors=True)
+        if deleted:
+            os.sync()
+            (self.workdir / STAMP).write_text(f"{time.time():.0f}\n")
 
     def prepare(self, name: str) -> None:
-        """Before a timed run: let freed inodes settle, make the tar and the program hot."""
-        wait = self.last_delete + self.settle - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        """Before a timed run: make the archive and the program hot."""
         subprocess.run(["cat", str(self.tar)], stdout=subprocess.DEVNULL, check=True)
         if name == "tar":
             argv = ["tar", "--version"]
@@ -462,21 +513,53 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=HERE / "out",
                     help="cache and scratch directory (default bench/out/)")
     ap.add_argument("--json", type=Path, help="write the raw figures here")
-    ap.add_argument("--settle", type=float, default=None,
-                    help="seconds to wait after deleting a tree before the next timed run "
-                         "(default: 62 on ext4 without a journal, where freshly freed inodes "
-                         "slow down creates for 60 s; 0 elsewhere)")
+    ap.add_argument("--delete", choices=("auto", "each", "end"), default="auto",
+                    help="delete each extracted tree right after its run ('each'), or keep "
+                         "them (synced) until all runs are done ('end'); 'auto' (default) is "
+                         "'end' on ext4 without a journal, where freshly freed inodes slow "
+                         "down file creation for minutes, else 'each'")
     args = ap.parse_args(argv)
     if args.reps < 1 or args.files < 1 or args.large_mb < 1:
         ap.error("--reps, --files and --large-mb must be positive")
 
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    for stale in [*workdir.glob("dest-*"), *workdir.glob("gen-*"), workdir / "pycache"]:
-        if stale.is_dir():   # left by an interrupted run of this script
-            shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(workdir / "pycache", ignore_errors=True)
+    stale = [d for d in [*workdir.glob("dest-*"), *workdir.glob("gen-*")] if d.is_dir()]
+    for d in stale:   # left by an interrupted run of this script
+        log(f"deleting {d}, left by an interrupted run")
+        _rmtree_in(workdir, d, ignore_errors=True)
+    if stale:
+        os.sync()
+        (workdir / STAMP).write_text(f"{time.time():.0f}\n")
 
-    tar_path, meta = ensure_layer(workdir, args.files, args.large_mb)
+    nojournal = ext4_without_journal(workdir)
+    delete_each = args.delete == "each" or (args.delete == "auto" and not nojournal)
+    kept: list[Path] = []
+    try:
+        return _main(args, workdir, nojournal, delete_each, kept)
+    finally:
+        for tree in kept:   # the generator's tree, if it was kept
+            _rmtree_in(workdir, tree, ignore_errors=True)
+        if kept:
+            os.sync()
+            (workdir / STAMP).write_text(f"{time.time():.0f}\n")
+
+
+def _main(args, workdir: Path, nojournal: bool, delete_each: bool, kept: list[Path]) -> int:
+    if nojournal and not delete_each:
+        try:
+            last = float((workdir / STAMP).read_text())
+        except (OSError, ValueError):
+            last = 0.0
+        wait = last + INODE_RECENT_S - time.time()
+        if wait > 0:
+            log(f"waiting {wait:.0f} s: this script deleted trees {time.time() - last:.0f} s ago, "
+                "and on ext4 without a journal freshly freed inodes slow down creates "
+                "for 6 min")
+            time.sleep(wait)
+    tar_path, meta = ensure_layer(workdir, args.files, args.large_mb,
+                                  keep=None if delete_each else kept)
     size = meta["bytes"]
     mach = machine_info()
     fs = subprocess.run(["stat", "-f", "-c", "%T", str(workdir)], capture_output=True, text=True)
@@ -499,20 +582,24 @@ def main(argv: list[str] | None = None) -> int:
             "(--same-owner --same-permissions), as does apply_layer; tarfile's 'data' filter "
             "does not chown")
     log("timing  : before each run the archive is read (cat > /dev/null) and the program "
-        "started once, so all run hot; sync + delete of each tree outside the timed part")
+        "started once, so all run hot; sync after each run, outside the timed part")
 
-    auto = ext4_without_journal(workdir)
-    settle = args.settle if args.settle is not None else (62.0 if auto else 0.0)
-    if settle:
-        log(f"settle  : {settle:.0f} s pause after each deletion, before the next timed run"
-            + (" (ext4 without a journal: inodes freed in the last 60 s are skipped, one by "
-               "one, on every create)" if auto else ""))
-    elif auto:
-        log("WARNING : ext4 without a journal and --settle 0: each run pays for the inodes "
-            "the previous run freed; figures will be noisy and order-dependent")
-    n_runs = 1 + 3 * args.reps
-    log(f"          expect about {n_runs * settle / 60:.0f} min of pauses")
-    bench = Bench(workdir, tar_path, settle)
+    n_trees = 2 + 3 * args.reps
+    if delete_each:
+        log("trees   : each extracted tree is deleted right after its run (sync, rm, sync)"
+            + ("; WARNING: ext4 without a journal, so each run pays for the inodes the "
+               "previous one freed: figures will be noisy" if nojournal else ""))
+    else:
+        need = n_trees * size * 1.1
+        free = shutil.disk_usage(workdir).free
+        log(f"trees   : ext4 without a journal, so the {n_trees} extracted trees are kept "
+            f"(synced, their pages dropped from the page cache) until all runs are done, "
+            f"then deleted: ~{need / 1e9:.1f} GB and {n_trees * meta['members']} inodes "
+            f"meanwhile")
+        if need > free * 0.8:
+            raise SystemExit(f"not enough free space in {workdir}: need ~{need / 1e9:.1f} GB, "
+                             f"{free / 1e9:.1f} GB free (use fewer --reps or --delete each)")
+    bench = Bench(workdir, tar_path, delete_each)
     results: dict[str, list[dict]] = {c: [] for c in CONTENDERS}
     orders = []
     try:
@@ -593,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": mach,
-               "settle_s": settle, "ext4_without_journal": auto,
+               "ext4_without_journal": nojournal, "delete_each_run": delete_each,
                "archive": {"path": str(tar_path), **meta}, "reps": args.reps, "orders": orders,
                "check": check, "extract": results, "sha256": sha, "summary": summary}
         args.json.parent.mkdir(parents=True, exist_ok=True)
