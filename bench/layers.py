@@ -3,7 +3,7 @@
 Run with the project's virtualenv, from anywhere::
 
     /work/main/.venv/bin/python bench/layers.py [--reps N] [--files 20000] \
-        [--large-mb 200] [--workdir DIR] [--json OUT]
+        [--large-mb 200] [--workdir DIR] [--json OUT] [--delete auto|each|end]
 
 What it does (see bench/README.md):
 
@@ -20,9 +20,12 @@ What it does (see bench/README.md):
    default; we keep that), ``apply_layer`` in a fresh venv-python process (the
    apply call is timed inside the process, the whole process from outside), and
    ``tarfile.extractall(filter="data")`` the same way as a reference point.
-   Before each repetition the tar is read once (``cat > /dev/null``) so every
-   contender sees it in the page cache; after each run ``sync``, deletion of the
-   tree and another ``sync`` happen outside the timed part.
+   Before each run the tar is read once (``cat > /dev/null``) and the program
+   started once, so every contender runs hot; after each run, outside the timed
+   part: ``sync``, deletion of the tree, ``sync`` -- except on ext4 without a
+   journal, where deleting trees slows down the next extraction for minutes
+   (see ``ext4_without_journal``): there the trees are synced, dropped from the
+   page cache and deleted only after all runs (``--delete``).
 3. Times sha256 of the tar: ``hashlib.sha256`` (1 MiB reads) against ``sha256sum``.
 4. Checks once that minidocker and GNU tar produce the same tree, and fails
    loudly if they do not.
@@ -335,7 +338,7 @@ def ext4_without_journal(path: Path) -> bool:
     it: every create walks past all such recently freed inodes, one buffer
     lookup each (``recently_deleted()`` in fs/ext4/ialloc.c). Deleting a
     20 000-file tree and then extracting the next made GNU tar take anywhere
-    from 3.6 to 11 s instead of ~2 s in a trial run here, depending on what was
+    from 3.6 to 11 s instead of ~0.7 s in a trial run here, depending on what was
     deleted before. So on such a filesystem the trees are kept until all timed
     runs are done, and a new run waits until the previous one's deletions are
     6 minutes old.

@@ -53,6 +53,8 @@ class ApplyResult:
 
 def _clean_name(name: str) -> tuple[str, ...]:
     """Split an entry name into components inside the root; reject escapes."""
+    if ".." not in name:  # the common case: nothing can climb, so only drop "", "." parts
+        return tuple(p for p in name.split("/") if p and p != ".")
     if _escapes(name.lstrip("/")):
         raise UnsafeArchive(f"tar entry {name!r} escapes the layer root")
     cleaned = posixpath.normpath("/" + name).lstrip("/")
@@ -99,6 +101,8 @@ class _Applier:
         self.allow_devices = allow_devices
         self.owner = kernel.privileged
         self.dir_times: dict[tuple[str, ...], int] = {}  # the last entry's mtime wins
+        self.umask = os.umask(0o022)
+        os.umask(self.umask)
         self.unpacked: set[tuple[str, ...]] = set()  # delete mode: what this layer made
 
     def apply(self, reader: ts.TarReader) -> None:
@@ -170,15 +174,20 @@ class _Applier:
             self._metadata_at(parent, base, e)
 
     def _regular(self, reader, parent, base, e) -> None:
+        # Most files (0644, 0755 under umask 022) can be created with their final
+        # mode, which saves an fchmod; set-id bits must wait until after fchown.
+        final = not (e.mode & (0o7000 | self.umask))
+        create_mode = e.mode if final else 0o600
         try:
-            fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=parent)
+            fd = os.open(base, _FILE_FLAGS, create_mode, dir_fd=parent)
         except FileExistsError:
             _remove(self.root, parent, base)
-            fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=parent)
+            fd = os.open(base, _FILE_FLAGS, create_mode, dir_fd=parent)
         try:
-            while chunk := reader.read(_COPY_CHUNK):
-                os.write(fd, chunk)
-            self._metadata(fd, e)
+            if e.size:
+                while chunk := reader.read(_COPY_CHUNK):
+                    os.write(fd, chunk)
+            self._metadata(fd, e, chmod=not final)
         finally:
             os.close(fd)
 
@@ -197,10 +206,11 @@ class _Applier:
         _remove(self.root, parent, base)
         os.link(target[-1], base, src_dir_fd=tparent, dst_dir_fd=parent, follow_symlinks=False)
 
-    def _metadata(self, fd: int, e: ts.Entry) -> None:
+    def _metadata(self, fd: int, e: ts.Entry, chmod: bool = True) -> None:
         if self.owner:
             self.k.chown(fd, e.uid, e.gid)
-        os.chmod(fd, e.mode)  # after chown, which clears set-id bits
+        if chmod:
+            os.chmod(fd, e.mode)  # after chown, which clears set-id bits
         for key, value in e.xattrs.items():
             self._xattr(fd, key, value, e.name)
         os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))

@@ -14,12 +14,17 @@ the caller copy each entry's data out before asking for the next one.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 from ..errors import CorruptContent, UnsafeArchive
 
 BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+# ustar header fields: name mode uid gid size mtime chksum typeflag linkname magic
+# version uname gname devmajor devminor prefix (and 12 bytes of padding)
+_HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s6s2s32s32s8s8s155s12x")
 # Longest PAX record set or GNU long name we accept: real ones are tiny.
 MAX_META = 1 << 20
 
@@ -47,6 +52,12 @@ class Entry:
 
 def _number(field_: bytes, what: str) -> int:
     """Decode an octal or GNU base-256 numeric header field."""
+    if field_ and field_[0] < 0x80:  # the common case: octal padded with spaces and NULs
+        text = field_.strip(b" \0")  # Go's parseOctal trims both, on both sides
+        try:
+            return int(text, 8) if text else 0
+        except ValueError:
+            raise CorruptContent(f"tar header has an invalid {what}: {text[:20]!r}") from None
     if field_ and field_[0] & 0x80:
         if field_[0] == 0xFF:
             raise CorruptContent(f"tar header has a negative {what}")
@@ -67,12 +78,19 @@ def _text(field_: bytes) -> str:
     return field_.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
+_HIGH_BYTES = bytes(range(128, 256))
+
+
 def _checksum_ok(block: bytes) -> bool:
     stored = _number(block[148:156], "checksum")
-    blanked = block[:148] + b" " * 8 + block[156:]
-    unsigned = sum(blanked)
-    signed = unsigned - 256 * sum(1 for b in blanked if b > 127)
-    return stored in (unsigned, signed)
+    # The checksum field counts as eight spaces (8 * 32 = 256).
+    unsigned = sum(block) - sum(block[148:156]) + 256
+    if stored == unsigned:
+        return True
+    # Some old writers summed signed chars: each byte over 127 counts 256 less.
+    high = len(block) - len(block.translate(None, _HIGH_BYTES)) - \
+        (8 - len(block[148:156].translate(None, _HIGH_BYTES)))
+    return stored == unsigned - 256 * high
 
 
 def _parse_pax(data: bytes) -> dict[str, str | bytes]:
@@ -167,6 +185,24 @@ class TarReader:
         self._skip(self._remaining + self._padding)
         self._remaining = self._padding = 0
 
+    def _next_block(self) -> bytes:
+        """Skip what is left of the current entry and read the next header block.
+
+        A small rest (the usual padding) is read together with the header:
+        one read call per entry instead of two.
+        """
+        rest = self._remaining + self._padding
+        self._remaining = self._padding = 0
+        if rest > 65536:
+            self._skip(rest)
+            rest = 0
+        data = self._read_full(rest + BLOCK)
+        if len(data) < rest:
+            raise CorruptContent("tar archive is truncated (unexpected end of data)")
+        if rest:
+            self._count(rest)
+        return data[rest:]
+
     def _meta_payload(self, size: int, what: str) -> bytes:
         if size > MAX_META:
             raise UnsafeArchive(f"tar {what} header of {size} bytes is larger than the {MAX_META}-byte limit")
@@ -179,8 +215,7 @@ class TarReader:
         pax: dict[str, str | bytes] = {}
         long_name = long_link = None
         while True:
-            self._finish_entry()
-            block = self._read_full(BLOCK)
+            block = self._next_block()
             if not block:
                 if pax or long_name is not None or long_link is not None:
                     raise CorruptContent("tar archive is truncated after an extended header")
@@ -188,18 +223,19 @@ class TarReader:
             if len(block) != BLOCK:
                 raise CorruptContent("tar archive is truncated (partial header block)")
             self._count(BLOCK)
-            if block == b"\0" * BLOCK:
+            if block == ZERO_BLOCK:
                 if pax or long_name is not None or long_link is not None:
                     raise CorruptContent("tar archive ends right after an extended header")
                 second = self._read_full(BLOCK)
                 self._count(len(second))
-                if second and second != b"\0" * BLOCK:
+                if second and second != ZERO_BLOCK:
                     raise CorruptContent("tar archive has a zero block followed by data")
                 return
             if not _checksum_ok(block):
                 raise CorruptContent(f"tar header checksum mismatch at offset {self.total - BLOCK}")
+            fields = _HEADER.unpack(block)
             typeflag = chr(block[156])
-            size = _number(block[124:136], "size")
+            size = _number(fields[4], "size")
             if typeflag == "x":
                 pax = _parse_pax(self._meta_payload(size, "PAX"))  # replaces, as in Go
                 continue
@@ -212,7 +248,7 @@ class TarReader:
             if typeflag == "K":
                 long_link = _text(self._meta_payload(size, "GNU long link"))
                 continue
-            entry = self._entry(block, typeflag, size, pax, long_name, long_link)
+            entry = self._entry(fields, typeflag, size, pax, long_name, long_link)
             pax, long_name, long_link = {}, None, None
             self.entries += 1
             if self.entries > self._max_entries:
@@ -224,26 +260,30 @@ class TarReader:
             self._padding = -entry.size % BLOCK
             yield entry
 
-    def _entry(self, block, typeflag, size, pax, long_name, long_link) -> Entry:
-        if typeflag in ("S", "M", "V") or any(k.startswith("GNU.sparse.") for k in pax):
+    def _entry(self, fields, typeflag, size, pax, long_name, long_link) -> Entry:
+        (name_f, mode_f, uid_f, gid_f, _, mtime_f, _, _, link_f, magic, version,
+         _, _, major_f, minor_f, prefix_f) = fields
+        if typeflag in ("S", "M", "V") or (pax and any(k.startswith("GNU.sparse.") for k in pax)):
             raise UnsafeArchive(f"unsupported tar entry (sparse, multi-volume or label, type {typeflag!r})")
         type_ = _REGULAR_ALIASES.get(typeflag, typeflag)
         if type_ not in _KNOWN and type_ != REGULAR:
             raise UnsafeArchive(f"unsupported tar entry type {typeflag!r}")
-        name = _text(block[0:100])
-        if block[257:262] == b"ustar":
-            prefix = _text(block[345:500]) if block[257:263] == b"ustar\0" else ""
+        name = _text(name_f)
+        if magic == b"ustar\0":  # POSIX ustar has a prefix field; GNU ("ustar ") does not
+            prefix = _text(prefix_f)
             if prefix:
                 name = prefix + "/" + name
         if long_name is not None:
             name = long_name
-        linkname = long_link if long_link is not None else _text(block[157:257])
-        mode = _number(block[100:108], "mode") & 0o7777
-        uid = _number(block[108:116], "uid")
-        gid = _number(block[116:124], "gid")
-        mtime_ns = _number(block[136:148], "mtime") * 1_000_000_000
-        devmajor = _number(block[329:337], "devmajor")
-        devminor = _number(block[337:345], "devminor")
+        linkname = long_link if long_link is not None else _text(link_f)
+        mode = _number(mode_f, "mode") & 0o7777
+        uid = _number(uid_f, "uid")
+        gid = _number(gid_f, "gid")
+        mtime_ns = _number(mtime_f, "mtime") * 1_000_000_000
+        devmajor = devminor = 0
+        if type_ in (CHAR, BLOCKDEV):  # only device entries carry meaningful numbers
+            devmajor = _number(major_f, "devmajor")
+            devminor = _number(minor_f, "devminor")
         xattrs: dict[str, bytes] = {}
         for key, value in pax.items():
             if key == "path":
