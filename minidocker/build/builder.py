@@ -19,11 +19,9 @@ reaches a mirror.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import secrets
-import shutil
 import stat
 import sys
 import tempfile
@@ -33,13 +31,9 @@ from dataclasses import dataclass, field
 from ..errors import MinidockerError, NotFound
 from ..fsroot import Root, split
 from ..image import oci, reference
-from ..image.create import ingest_layer, write_image
-from ..image.layer import apply_layer, write_layer
-from ..image.unpack import unpack_layers
+from ..image.create import write_image
 from ..kernel.base import MNT_DETACH
-from ..runtime import spec as specs
-from ..runtime.state import Containers
-from ..runtime.supervisor import Attach, StartFailed, now, supervise
+from ..runtime.state import now
 from . import dockerfile as df
 from .cache import BuildCache, Entry, step_key
 from .context import Context, ContextError
@@ -418,6 +412,8 @@ class Builder:
     def _new_layer(self, state: State, change) -> tuple[oci.Descriptor, str] | None:
         """Prepare a snapshot on the stage's layers, let ``change(key)`` fill it, and turn
         its upperdir into a layer (None when nothing changed)."""
+        from ..image.create import ingest_layer
+        from ..image.layer import write_layer
         key = f"build-{os.getpid()}-{secrets.token_hex(4)}"
         self._ensure_chain(state)
         self.snapshots.prepare(key, state.chain)
@@ -474,6 +470,7 @@ class Builder:
 
     def _ensure_chain(self, state: State) -> None:
         """The stage's layers as committed snapshots (cached steps may not have them yet)."""
+        from ..image.unpack import unpack_layers
         unpack_layers(self.k, self.store, self.snapshots, list(state.layers), state.diff_ids)
 
     def _in_snapshot(self, state: State, action) -> tuple[oci.Descriptor, str] | None:
@@ -498,6 +495,9 @@ class Builder:
         return list(shell) + [args[0] if args else ""]
 
     def _run(self, state: State, ins: df.Instruction, args: list[str], flags: list[str]):
+        from ..runtime import spec as specs
+        from ..runtime.state import Containers
+        from ..runtime.supervisor import Attach, StartFailed, supervise
         if flags:
             raise MinidockerError(f"RUN flags are not supported: {' '.join(flags)}")
         argv = self._run_argv(state, ins, args)
@@ -589,6 +589,7 @@ class Builder:
         return {"chain": chain, "key": image.id}
 
     def _copy(self, state: State, plan: dict):
+        from ..image.layer import apply_layer
         uid, gid = _chown_ids(plan["chown"], state, self)
         mode = int(plan["chmod"], 8) if plan["chmod"] else None
 

@@ -19,8 +19,10 @@ from typing import Iterator
 from ..errors import Conflict, MinidockerError, NotFound
 from ..format import human_age
 from ..runtime import spec as specs
-from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record
-from ..runtime.supervisor import Attach, StartFailed, detach, now, supervise
+from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record, now
+
+# The supervisor (sockets, ptys, fork) is imported by the verbs that run something,
+# so `ps`, `images` or a cached `build` do not pay for it.
 
 _ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gentle", "happy", "keen",
                "lucid", "modest", "nifty", "quirky", "serene", "tender", "vibrant", "zealous")
@@ -102,6 +104,7 @@ class ContainerVerbs:
         status = record.observed_status(self.kernel)
         if status == RUNNING:
             return 0
+        from ..runtime.supervisor import detach, supervise
         layers = self.snapshots.mounts(record.snapshot_key)
         record.state.OOMKilled = False
         if attach is not None:
@@ -127,6 +130,7 @@ class ContainerVerbs:
 
     def run(self, image: str, cmd: list[str] | None = None, *, detach_: bool = False,
             attach: Attach | None = None, **options) -> tuple[Record, int]:
+        from ..runtime.supervisor import StartFailed
         record = self.create(image, cmd, **options)
         try:
             code = self.start(record, None if detach_ else attach)
@@ -142,7 +146,7 @@ class ContainerVerbs:
         """Run another process in a running container; its exit code (0 with ``detach_``)."""
         from ..runtime import cgroups
         from ..runtime.init import ExecPlan, become_exec_process
-        from ..runtime.supervisor import exit_code, relay, spawn
+        from ..runtime.supervisor import detach, exit_code, relay, spawn
         if not cmd:
             raise RunError("exec needs a command")
         record = self.containers.find(ref)

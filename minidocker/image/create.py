@@ -7,8 +7,6 @@ from typing import BinaryIO
 from .. import config
 from . import oci, reference
 from .store import Store
-from .tarstream import TarReader
-from .unpack import open_uncompressed
 
 
 class _Tee:
@@ -29,6 +27,8 @@ def ingest_layer(store: Store, stream: BinaryIO, what: str = "layer", progress=N
     The tar is parsed on the way in, so a file that is not a well-formed tar
     is refused here rather than when a container first needs it.
     """
+    from .tarstream import TarReader
+    from .unpack import open_uncompressed
     source = open_uncompressed(stream, what)
     with store.writer() as w:
         tar = TarReader(_Tee(source, w), max_bytes=config.MAX_LAYER_BYTES,

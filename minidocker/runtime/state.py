@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import Conflict, NotFound
@@ -29,6 +30,11 @@ from ..kernel.base import Kernel
 from .spec import BindMount, ContainerSpec, Resources
 
 CREATED, RUNNING, EXITED, DEAD = "created", "running", "exited", "dead"
+
+
+def now() -> str:
+    """A timestamp as Docker writes them (RFC 3339, UTC, microseconds)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass

@@ -20,13 +20,12 @@ import select
 import signal
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from ..errors import MinidockerError
 from ..kernel.base import CLONE_NEWPID, Kernel, Mount
 from . import cgroups
 from .init import InitPlan, become_container
-from .state import EXITED, RUNNING, Record
+from .state import EXITED, RUNNING, Record, now
 
 
 class StartFailed(MinidockerError):
@@ -44,10 +43,6 @@ class Attach:
     stdin: int | None      # our stdin, when -i
     stdout: int
     stderr: int
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _write_etc(record: Record) -> dict[str, str]:
