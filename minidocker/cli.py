@@ -126,15 +126,21 @@ def cmd_tag(a) -> int:
     return 0
 
 
-def cmd_rmi(a) -> int:
-    engine, status = _engine(), 0
-    for name in a.images:
+def _each(names: list[str], action) -> int:
+    """Docker's way with several names: act on each, report each failure, exit 1 if any."""
+    status = 0
+    for name in names:
         try:
-            print("\n".join(engine.rmi(name, force=a.force)))
+            print(action(name))
         except MinidockerError as e:
             print(f"minidocker: {e}", file=sys.stderr)
             status = 1
     return status
+
+
+def cmd_rmi(a) -> int:
+    engine = _engine()
+    return _each(a.images, lambda name: "\n".join(engine.rmi(name, force=a.force)))
 
 
 def cmd_save(a) -> int:
@@ -303,55 +309,32 @@ def cmd_exec(a) -> int:
 
 
 def cmd_start(a) -> int:
-    engine, status = _engine(), 0
-    for ref in a.containers:
-        try:
-            if a.attach:
-                return engine.start(ref, _attach())
-            engine.start(ref)
-            print(ref)
-        except MinidockerError as e:
-            print(f"minidocker: {e}", file=sys.stderr)
-            status = 1
-    return status
-
-
-def _each(a, action) -> int:
-    status = 0
-    for ref in a.containers:
-        try:
-            action(ref)
-            print(ref)
-        except MinidockerError as e:
-            print(f"minidocker: {e}", file=sys.stderr)
-            status = 1
-    return status
+    engine = _engine()
+    if a.attach:
+        if len(a.containers) > 1:
+            raise MinidockerError("you cannot start and attach multiple containers at once")
+        return engine.start(a.containers[0], _attach())
+    return _each(a.containers, lambda ref: engine.start(ref) == 0 and ref)
 
 
 def cmd_stop(a) -> int:
     engine = _engine()
-    return _each(a, lambda ref: engine.stop(ref, a.time))
+    return _each(a.containers, lambda ref: engine.stop(ref, a.time) and ref)
 
 
 def cmd_kill(a) -> int:
     engine = _engine()
-    return _each(a, lambda ref: engine.kill(ref, a.signal))
+    return _each(a.containers, lambda ref: engine.kill(ref, a.signal) and ref)
 
 
 def cmd_rm(a) -> int:
     engine = _engine()
-    return _each(a, lambda ref: engine.rm(ref, a.force))
+    return _each(a.containers, lambda ref: engine.rm(ref, a.force) and ref)
 
 
 def cmd_wait(a) -> int:
-    engine, status = _engine(), 0
-    for ref in a.containers:
-        try:
-            print(engine.wait(ref))
-        except MinidockerError as e:
-            print(f"minidocker: {e}", file=sys.stderr)
-            status = 1
-    return status
+    engine = _engine()
+    return _each(a.containers, engine.wait)
 
 
 def cmd_ps(a) -> int:

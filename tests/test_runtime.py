@@ -52,7 +52,8 @@ def clean(busybox, state_root):
     """Run a test, then prove it left no container, mount or cgroup behind."""
     before = _container_cgroups()
     yield
-    leftovers = os.listdir(state_root / "containers") if (state_root / "containers").exists() else []
+    containers = state_root / "containers"
+    leftovers = [d for d in os.listdir(containers) if not d.startswith(".")] if containers.exists() else []
     for cid in leftovers:
         md("rm", "-f", cid)
     assert str(state_root) not in open("/proc/self/mountinfo").read()
@@ -479,3 +480,27 @@ def test_a_failed_step_leaves_no_cgroup_and_a_clear_error(clean, state_root, op,
     assert info.value.exit_code == 125
     assert engine.containers.all() == []
     assert [i.key for i in engine.snapshots.walk() if i.key.startswith("container-")] == []
+
+
+def test_parallel_runs_with_one_name_give_it_to_exactly_one(clean):
+    procs = [subprocess.Popen([sys.executable, "-m", "minidocker", "create", "--name", "solo",
+                               "busybox", "true"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    results = [p.communicate() + (p.returncode,) for p in procs]
+    assert sorted(r[2] for r in results) == [0] + [1] * 5
+    assert all("already in use" in r[1] for r in results if r[2])
+    out("rm", "solo")
+
+
+def test_without_root_run_says_it_needs_root(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(shared, 0o777)
+    env = dict(os.environ, MINIDOCKER_ROOT=str(shared / "state"))
+    r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                        sys.executable, "-m", "minidocker", "run", "busybox", "true"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 125
+    assert r.stderr.strip().endswith("needs root; run minidocker as root (a simulated kernel "
+                                     "for unprivileged use is planned)")

@@ -52,6 +52,9 @@ class ContainerVerbs:
                memory: str | None = None, cpus: str | None = None, pids_limit: str | None = None,
                volumes: list[str] = (), read_only: bool = False, tty: bool = False,
                stdin: bool = False, auto_remove: bool = False, init: bool = False) -> Record:
+        if not self.kernel.privileged:
+            raise RunError("running containers on the real kernel needs root; run minidocker as "
+                           "root (a simulated kernel for unprivileged use is planned)")
         if name and (not set(name) <= _NAME_CHARS or not name[0].isalnum()):
             raise RunError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         resources = specs.Resources(

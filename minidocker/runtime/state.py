@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import Conflict, NotFound
-from ..fileio import atomic_write
+from ..fileio import FileLock, atomic_write
 from ..kernel.base import Kernel
 from .spec import BindMount, ContainerSpec, Resources
 
@@ -95,16 +95,18 @@ class Containers:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def create(self, spec: ContainerSpec, created: str) -> Record:
-        if spec.name and any(r.spec.name == spec.name for r in self.all()):
-            raise Conflict(f'Conflict. The container name "/{spec.name}" is already in use; '
-                           "remove that container or choose another name")
-        d = self.root / spec.id
-        d.mkdir(mode=0o700)
-        record = Record(d, spec, created)
-        atomic_write(d / "config.json", json.dumps(
-            {"spec": dataclasses.asdict(spec), "created": created}).encode(), 0o600)
-        record.save_state()
-        return record
+        # Under a lock: two `run --name web` at once must not both get the name.
+        with FileLock(self.root / ".lock")():
+            if spec.name and any(r.spec.name == spec.name for r in self.all()):
+                raise Conflict(f'Conflict. The container name "/{spec.name}" is already in use; '
+                               "remove that container or choose another name")
+            d = self.root / spec.id
+            d.mkdir(mode=0o700)
+            record = Record(d, spec, created)
+            atomic_write(d / "config.json", json.dumps(
+                {"spec": dataclasses.asdict(spec), "created": created}).encode(), 0o600)
+            record.save_state()
+            return record
 
     def load(self, cid: str) -> Record:
         d = self.root / cid
