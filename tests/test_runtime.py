@@ -492,18 +492,18 @@ def test_parallel_runs_with_one_name_give_it_to_exactly_one(clean):
     out("rm", "solo")
 
 
-def test_without_root_run_says_it_needs_root():
-    import shutil
-    import tempfile
-    shared = tempfile.mkdtemp(prefix="minidocker-unprivileged-")  # reachable by nobody
-    try:
-        os.chmod(shared, 0o777)
-        env = dict(os.environ, MINIDOCKER_ROOT=os.path.join(shared, "state"))
-        r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                            sys.executable, "-m", "minidocker", "run", "busybox", "true"],
-                           capture_output=True, text=True, env=env, timeout=60)
-    finally:
-        shutil.rmtree(shared)
-    assert r.returncode == 125
-    assert r.stderr.strip().endswith("needs root; run minidocker as root (a simulated kernel "
-                                     "for unprivileged use is planned)")
+def test_without_root_run_says_it_needs_root(busybox, state_root):
+    from minidocker.engine import Engine
+    from minidocker.kernel.linux import LinuxKernel
+
+    class Unprivileged(LinuxKernel):
+        privileged = property(lambda self: False)
+
+    engine = Engine(state_root, kernel=Unprivileged())
+    from minidocker.errors import MinidockerError
+    with pytest.raises(MinidockerError) as info:
+        engine.create("busybox", ["true"])
+    assert info.value.exit_code == 125
+    assert str(info.value).endswith("needs root; run minidocker as root (a simulated kernel "
+                                    "for unprivileged use is planned)")
+    assert engine.containers.all() == []
