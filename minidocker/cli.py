@@ -272,6 +272,23 @@ def cmd_build(a) -> int:
     return 0
 
 
+def default_socket() -> str:
+    if os.geteuid() == 0:
+        return "/run/minidocker.sock"
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/minidocker-{os.geteuid()}",
+                        "minidocker.sock")
+
+
+def cmd_daemon(a) -> int:
+    host = a.host or "unix://" + default_socket()
+    if not host.startswith("unix://"):
+        raise MinidockerError(f"unsupported -H {host!r}: only unix:///path sockets for now")
+    from .engine import Engine
+    from .engine.api import serve
+    serve(Engine(), host[len("unix://"):])
+    return 0
+
+
 def cmd_create(a) -> int:
     record = _engine().create(a.image, a.command or None, **_container_options(a))
     print(record.id)
@@ -484,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--progress", choices=["auto", "plain", "tty"], default="plain",
                        help="output style (plain: one line per event, with timings)")
     build.set_defaults(func=cmd_build)
+    daemon = sub.add_parser("daemon", help="serve the Docker Engine API on a unix socket",
+                            description="Serve the Docker Engine API (1.47) on a unix socket, so the "
+                                        "docker CLI (DOCKER_HOST=unix://…) and docker-py can drive "
+                                        "minidocker. Runs in the foreground; stop it with Ctrl-C.")
+    daemon.add_argument("-H", "--host", help="unix:///path (default /run/minidocker.sock as root)")
+    daemon.set_defaults(func=cmd_daemon)
     ex = sub.add_parser("exec", help="run a command in a running container")
     ex.add_argument("container", metavar="CONTAINER")
     ex.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")

@@ -77,7 +77,7 @@ class Engine(ContainerVerbs):
             "Size": img.size,
             "RootFS": {"Type": "layers", "Layers": img.config.diff_ids},
             "Descriptor": img.manifest_descriptor.to_json(),
-            "Metadata": {"LastTagTime": ""},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
         }
 
     def history(self, name: str) -> list[dict]:

@@ -182,6 +182,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         etc = _write_etc(record)
         (record.dir / "rootfs").mkdir(exist_ok=True)
         plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))
+        log = _Log(record.log_path)  # exists before the state says "running": readers may follow it
         pid, ours = spawn(k, lambda err, console: become_container(k, plan, err, console),
                           tty=spec.tty, stdin=spec.stdin, attach=attach)
         record.state.Status = RUNNING
@@ -193,7 +194,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         if started_fd is not None:
             os.write(started_fd, b"ok")
             os.close(started_fd)
-        status = relay(k, pid, ours, spec.tty, attach, spec.stdin, _Log(record.log_path))
+        status = relay(k, pid, ours, spec.tty, attach, spec.stdin, log)
     except StartFailed as e:
         cg.destroy()
         record.state.Status, record.state.ExitCode, record.state.Error = EXITED, e.exit_code, str(e)

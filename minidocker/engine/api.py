@@ -1,0 +1,453 @@
+"""The Docker Engine API (1.47) over the in-process engine, served by aiohttp.
+
+This first slice covers what `docker version|info|images|history|inspect|
+rmi|tag|ps|run -d|logs|stop|kill|rm|wait|top` and a non-interactive `docker
+run` need; each route maps a request to one ``Engine`` call, run in a worker
+thread (the engine blocks). Containers are started by a `minidocker start`
+child process, so the daemon itself never forks while it has threads.
+
+Errors are Docker's: ``{"message": …}`` with 400 (bad parameter), 404 (no
+such object), 409 (conflict) or 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+from aiohttp import web
+
+from .. import __version__
+from ..errors import Conflict, InvalidReference, MinidockerError, NotFound
+from ..runtime.spec import InvalidSpec
+
+API_VERSION = "1.47"
+MIN_API_VERSION = "1.24"
+MAX_BODY = 8 << 20
+
+
+def _bool(value: str | None) -> bool:
+    """Docker's query booleans: only "", "0", "no", "false", "none" are false."""
+    return value is not None and value.strip().lower() not in ("", "0", "no", "false", "none")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)
+
+
+@web.middleware
+async def _versions_and_errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except NotFound as e:
+        return _error(404, str(e))
+    except Conflict as e:
+        return _error(409, str(e))
+    except (InvalidReference, InvalidSpec, ValueError, KeyError, TypeError) as e:
+        return _error(400, str(e) or type(e).__name__)
+    except MinidockerError as e:
+        return _error(400 if e.exit_code == 125 else 500, str(e))
+
+
+class Api:
+    def __init__(self, engine, cli: list[str] | None = None):
+        self.engine = engine
+        # --rm through the API: the daemon removes the container once it exited and every
+        # attached client has read its output (the supervisor would delete the log too soon).
+        self.auto_remove: set[str] = set()
+        self.attached: dict[str, int] = {}
+        self.final_codes: dict[str, int] = {}
+        # How the daemon runs a verb in a child process (container starts).
+        self.cli = cli or [sys.executable, "-m", "minidocker"]
+
+    async def call(self, fn, *args, **kwargs):
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- system --------------------------------------------------------------------------
+    async def ping(self, request):
+        headers = {"Api-Version": API_VERSION, "OSType": "linux", "Builder-Version": "1",
+                   "Docker-Experimental": "false", "Cache-Control": "no-cache, no-store, must-revalidate"}
+        return web.Response(text="OK" if request.method == "GET" else "", headers=headers)
+
+    async def version(self, request):
+        uname = os.uname()
+        from ..image.oci import host_platform
+        os_, arch = host_platform()
+        return web.json_response({
+            "Platform": {"Name": "minidocker"}, "Version": __version__, "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION, "Os": os_, "Arch": arch, "KernelVersion": uname.release,
+            "GoVersion": "python" + platform.python_version(), "GitCommit": "", "BuildTime": "",
+            "Components": [{"Name": "Engine", "Version": __version__,
+                            "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                                        "Os": os_, "Arch": arch, "KernelVersion": uname.release}}],
+        })
+
+    async def info(self, request):
+        def gather():
+            records = self.engine.containers.all()
+            states = [r.observed_status(self.engine.kernel) for r in records]
+            return {
+                "ID": "minidocker", "Containers": len(records),
+                "ContainersRunning": states.count("running"), "ContainersPaused": 0,
+                "ContainersStopped": len(records) - states.count("running"),
+                "Images": len(self.engine.store.images()), "Driver": "overlay",
+                "DockerRootDir": str(self.engine.store.root), "OperatingSystem": "minidocker",
+                "OSType": "linux", "Architecture": platform.machine(), "KernelVersion": os.uname().release,
+                "NCPU": os.cpu_count(), "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                "Name": os.uname().nodename, "ServerVersion": __version__, "LoggingDriver": "json-file",
+                "CgroupDriver": "cgroupfs", "SystemTime": _now(), "Plugins": {"Volume": [], "Network": ["none", "host"],
+                                                          "Log": ["json-file"]},
+                "Warnings": [],
+            }
+        return web.json_response(await self.call(gather))
+
+    # -- images --------------------------------------------------------------------------
+    async def images(self, request):
+        def rows():
+            return [{
+                "Id": img.id, "ParentId": "", "RepoTags": [r.familiar() for r in img.tags],
+                "RepoDigests": [f"{r.familiar_name}@{img.manifest_descriptor.digest}" for r in img.tags],
+                "Created": _unix(img.config.created), "Size": img.size, "SharedSize": -1,
+                "VirtualSize": img.size, "Labels": img.config.container_config.get("Labels"),
+                "Containers": -1} for img in self.engine.store.images()]
+        return web.json_response(await self.call(rows))
+
+    async def image_inspect(self, request):
+        return web.json_response(await self.call(self.engine.inspect, request.match_info["name"]))
+
+    async def image_history(self, request):
+        def rows():
+            return [{"Id": r["ID"], "Created": _unix(r["CreatedAt"]), "CreatedBy": r["CreatedBy"],
+                     "Tags": None, "Size": r["SizeBytes"], "Comment": r["Comment"]}
+                    for r in self.engine.history(request.match_info["name"])]
+        return web.json_response(await self.call(rows))
+
+    async def image_delete(self, request):
+        lines = await self.call(self.engine.rmi, request.match_info["name"],
+                                _bool(request.query.get("force")))
+        return web.json_response([{k: v} for k, _, v in (line.partition(": ") for line in lines)])
+
+    async def image_tag(self, request):
+        repo, tag = request.query.get("repo", ""), request.query.get("tag", "")
+        if not repo:
+            return _error(400, "repository name must have at least one component")
+        await self.call(self.engine.tag, request.match_info["name"], f"{repo}:{tag}" if tag else repo)
+        return web.Response(status=201)
+
+    async def image_create(self, request):
+        return _error(404, "pulling images is not supported yet (no registry client); "
+                           "use `minidocker load` or `minidocker bootstrap busybox`")
+
+    # -- containers ------------------------------------------------------------------------
+    async def create(self, request):
+        body = await _json_body(request)
+        host = body.get("HostConfig") or {}
+        name = request.query.get("name", "")
+        if host.get("NetworkMode") not in (None, "", "default", "none", "bridge", "host"):
+            return _error(400, f"network {host['NetworkMode']!r} not found")
+        memory = host.get("Memory") or None
+        nano = host.get("NanoCpus") or None
+        if not nano and host.get("CpuQuota") and host.get("CpuPeriod"):
+            nano = int(host["CpuQuota"] * 1e9 / host["CpuPeriod"])
+        pids = host.get("PidsLimit")
+        options = dict(
+            name=name, entrypoint=_list(body.get("Entrypoint")), env=_list(body.get("Env")) or [],
+            workdir=body.get("WorkingDir") or "", user=body.get("User") or None,
+            hostname=body.get("Hostname") or "",
+            memory=str(memory) if memory else None,
+            cpus=str(nano / 1e9) if nano else None,
+            pids_limit=str(pids) if pids not in (None, 0) else None,
+            volumes=_list(host.get("Binds")) or [], read_only=bool(host.get("ReadonlyRootfs")),
+            tty=bool(body.get("Tty")), stdin=bool(body.get("OpenStdin")),
+            auto_remove=False, init=bool(host.get("Init")))
+        image = body.get("Image")
+        if not isinstance(image, str) or not image:
+            return _error(400, "config.Image is required")
+        try:
+            record = await self.call(self.engine.create, image, _list(body.get("Cmd")) or None, **options)
+        except MinidockerError as e:
+            if "Unable to find image" in str(e):
+                return _error(404, f"No such image: {image}")
+            raise
+        if host.get("AutoRemove"):
+            self.auto_remove.add(record.id)
+        return web.json_response({"Id": record.id, "Warnings": []}, status=201)
+
+    async def _remove_when_done(self, cid: str) -> None:
+        code = await self.call(self.engine.wait, cid)
+        deadline = time.monotonic() + 10
+        while self.attached.get(cid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.final_codes[cid] = code if code is not None else -1
+        self.auto_remove.discard(cid)
+        try:
+            await self.call(self.engine.rm, cid, True)
+        except NotFound:
+            pass
+
+    async def containers(self, request):
+        def rows():
+            out = []
+            for r in self.engine.containers.all():
+                status = r.observed_status(self.engine.kernel)
+                if not _bool(request.query.get("all")) and status != "running":
+                    continue
+                from ..runtime.state import RUNNING
+                out.append({
+                    "Id": r.id, "Names": ["/" + r.spec.name], "Image": r.spec.image,
+                    "ImageID": r.spec.image_id, "Command": " ".join(r.spec.argv),
+                    "Created": _unix(r.created), "Ports": [], "Labels": {},
+                    "State": status, "Status": _status(self.engine, r, status),
+                    "HostConfig": {"NetworkMode": "none"}, "Mounts": [],
+                    "NetworkSettings": {"Networks": {}},
+                })
+            limit = int(request.query.get("limit", "-1") or -1)
+            return out[:limit] if limit > 0 else out
+        return web.json_response(await self.call(rows))
+
+    async def inspect(self, request):
+        return web.json_response(await self.call(self.engine.inspect_container, request.match_info["id"]))
+
+    async def start(self, request):
+        ref = request.match_info["id"]
+        record = await self.call(self.engine.containers.find, ref)
+        if record.observed_status(self.engine.kernel) == "running":
+            return web.Response(status=304)
+        proc = await asyncio.create_subprocess_exec(
+            *self.cli, "start", record.id, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root)))
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            message = err.decode(errors="replace").strip().removeprefix("minidocker: ")
+            return _error(500 if proc.returncode == 1 else 400, message or "start failed")
+        if record.id in self.auto_remove:
+            asyncio.get_running_loop().create_task(self._remove_when_done(record.id))
+        return web.Response(status=204)
+
+    async def stop(self, request):
+        record = await self.call(self.engine.containers.find, request.match_info["id"])
+        if record.observed_status(self.engine.kernel) != "running":
+            return web.Response(status=304)
+        timeout = float(request.query.get("t") or request.query.get("timeout") or 10)
+        await self.call(self.engine.stop, record.id, timeout)
+        return web.Response(status=204)
+
+    async def kill(self, request):
+        await self.call(self.engine.kill, request.match_info["id"], request.query.get("signal") or "KILL")
+        return web.Response(status=204)
+
+    async def wait(self, request):
+        """Docker's conditions: not-running (now, if it is not running), next-exit (the end
+        of the next run, even if it has not started yet), removed (gone, e.g. after --rm)."""
+        ref = request.match_info["id"]
+        condition = request.query.get("condition", "not-running")
+        if condition not in ("not-running", "next-exit", "removed"):
+            return _error(400, f"invalid condition: {condition!r}")
+        record = await self.call(self.engine.containers.find, ref)
+        finished_before = record.state.FinishedAt
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)  # headers at once, as Docker: clients wait on the body
+        code = record.state.ExitCode
+        while True:
+            try:
+                record = self.engine.containers.load(record.id)
+            except NotFound:
+                code = self.final_codes.get(record.id, code)  # removed after its exit
+                break
+            status = record.observed_status(self.engine.kernel)
+            code = record.state.ExitCode
+            if condition == "not-running" and status != "running":
+                break
+            if condition == "next-exit" and status in ("exited", "dead") and \
+                    record.state.FinishedAt != finished_before:
+                break
+            await asyncio.sleep(0.02)
+        await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
+        await response.write_eof()
+        return response
+
+    async def delete(self, request):
+        await self.call(self.engine.rm, request.match_info["id"], _bool(request.query.get("force")))
+        return web.Response(status=204)
+
+    async def top(self, request):
+        rows = await self.call(self.engine.top, request.match_info["id"])
+        return web.json_response({"Titles": ["UID", "PID", "PPID", "CMD"],
+                                  "Processes": [[r["UID"], r["PID"], r["PPID"], r["CMD"]] for r in rows]})
+
+    async def logs(self, request):
+        ref = request.match_info["id"]
+        record = await self.call(self.engine.containers.find, ref)
+        q = request.query
+        want = {"stdout": _bool(q.get("stdout")), "stderr": _bool(q.get("stderr"))}
+        tail = q.get("tail", "all")
+        tail_n = None if tail in ("all", "") else int(tail)
+        response = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.multiplexed-stream"
+                                               if not record.spec.tty else "application/vnd.docker.raw-stream"})
+        await response.prepare(request)
+        lines = self.engine.logs(record.id, follow=_bool(q.get("follow")), tail=tail_n)
+        while True:
+            item = await asyncio.to_thread(next, lines, None)
+            if item is None:
+                break
+            stream, text = item
+            if want.get(stream):
+                await response.write(_frame(stream, text.encode(), record.spec.tty))
+        await response.write_eof()
+        return response
+
+    async def attach(self, request):
+        """Hijack the connection and stream the container's output (framed unless Tty)."""
+        ref = request.match_info["id"]
+        record = await self.call(self.engine.containers.find, ref)
+        q = request.query
+        want = {"stdout": _bool(q.get("stdout")), "stderr": _bool(q.get("stderr"))}
+        # Counted from the first moment: a --rm container waits for its readers.
+        self.attached[record.id] = self.attached.get(record.id, 0) + 1
+        transport = request.transport
+        try:
+            response = web.StreamResponse(status=101, headers={
+                "Content-Type": "application/vnd.docker.raw-stream" if record.spec.tty
+                else "application/vnd.docker.multiplexed-stream",
+                "Connection": "Upgrade", "Upgrade": "tcp"})
+            await response.prepare(request)
+            # The connection is ours now: clients half-close their side when they send no
+            # stdin, which must not end the stream (aiohttp would treat it as a hang-up).
+            if transport is not None:
+                transport.set_protocol(_Hijacked())
+            if not _bool(q.get("stream")):
+                return response
+            # Output of this run only: wait until the container starts (attach comes first).
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                record = self.engine.containers.load(record.id)
+                if record.observed_status(self.engine.kernel) != "created":
+                    break
+                await asyncio.sleep(0.02)
+            lines = self.engine.logs(record.id, follow=True)
+            while transport is not None and not transport.is_closing():
+                item = await asyncio.to_thread(next, lines, None)
+                if item is None:
+                    break
+                stream, text = item
+                if want.get(stream):
+                    transport.write(_frame(stream, text.encode(), record.spec.tty))
+            return response
+        finally:
+            self.attached[record.id] -= 1
+            if transport is not None:
+                transport.close()
+
+
+class _Hijacked(asyncio.Protocol):
+    """The protocol of an attached connection: input is ignored (stdin is not wired yet),
+    and the client's half-close keeps our writing side open."""
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return True
+
+
+def _frame(stream: str, data: bytes, tty: bool) -> bytes:
+    if tty:
+        return data
+    return struct.pack(">BxxxL", 1 if stream == "stdout" else 2, len(data)) + data
+
+
+def _list(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of strings")
+    return value
+
+
+async def _json_body(request) -> dict:
+    if request.content_length and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    data = await request.content.read(MAX_BODY + 1)
+    if len(data) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(data))
+    try:
+        body = json.loads(data or b"{}")
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"invalid JSON body: {e}") from None
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object")
+    return body
+
+
+def _now() -> str:
+    from ..runtime.state import now
+    return now()
+
+
+def _unix(text: str | None) -> int:
+    from ..format import parse_time
+    when = parse_time(text)
+    return int(when.timestamp()) if when else 0
+
+
+def _status(engine, record, status: str) -> str:
+    from .containers import _status_text
+    return _status_text(record, status)
+
+
+def make_app(engine) -> web.Application:
+    api = Api(engine)
+    app = web.Application(middlewares=[_versions_and_errors], client_max_size=MAX_BODY)
+    routes = [
+        ("GET", "/_ping", api.ping), ("HEAD", "/_ping", api.ping),
+        ("GET", "/version", api.version), ("GET", "/info", api.info),
+        ("GET", "/images/json", api.images), ("POST", "/images/create", api.image_create),
+        ("GET", "/images/{name:.+}/json", api.image_inspect),
+        ("GET", "/images/{name:.+}/history", api.image_history),
+        ("POST", "/images/{name:.+}/tag", api.image_tag),
+        ("DELETE", "/images/{name:.+}", api.image_delete),
+        ("GET", "/containers/json", api.containers), ("POST", "/containers/create", api.create),
+        ("GET", "/containers/{id}/json", api.inspect), ("POST", "/containers/{id}/start", api.start),
+        ("POST", "/containers/{id}/stop", api.stop), ("POST", "/containers/{id}/kill", api.kill),
+        ("POST", "/containers/{id}/wait", api.wait), ("DELETE", "/containers/{id}", api.delete),
+        ("GET", "/containers/{id}/top", api.top), ("GET", "/containers/{id}/logs", api.logs),
+        ("POST", "/containers/{id}/attach", api.attach),
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+        app.router.add_route(method, r"/v{version:1\.\d+}" + path, handler)
+    return app
+
+
+def serve(engine, socket_path: str) -> None:
+    """Run the API on a unix socket (mode 0660) until SIGINT or SIGTERM."""
+    async def main():
+        runner = web.AppRunner(make_app(engine))
+        await runner.setup()
+        os.makedirs(os.path.dirname(socket_path) or ".", exist_ok=True)
+        if os.path.exists(socket_path):
+            os.unlink(socket_path)  # left by a daemon that did not stop cleanly
+        site = web.UnixSite(runner, socket_path)
+        await site.start()
+        os.chmod(socket_path, 0o660)
+        print(f"minidocker daemon: Docker Engine API {API_VERSION} on unix://{socket_path}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+        if os.path.exists(socket_path):
+            os.unlink(socket_path)
+    asyncio.run(main())

@@ -1,0 +1,129 @@
+"""`minidocker daemon`: the Docker Engine API, driven by the real docker CLI and docker-py."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def daemon(busybox, state_root, tmp_path):
+    sock = tmp_path / "md.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "minidocker", "daemon", "-H", f"unix://{sock}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the daemon did not start"
+        time.sleep(0.05)
+    yield f"unix://{sock}"
+    proc.terminate()
+    proc.wait(timeout=20)
+    assert not sock.exists()  # the socket is removed on a clean stop
+
+
+def docker(host, *args, input=None, timeout=60):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, input=input,
+                          timeout=timeout, env=dict(os.environ, DOCKER_HOST=host))
+
+
+def http(host, method, path, body=None) -> tuple[int, dict | list | str]:
+    """A raw HTTP/1.1 request over the unix socket, for error cases the clients hide."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(host[len("unix://"):])
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+    raw = b""
+    while chunk := s.recv(65536):
+        raw += chunk
+    s.close()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode(errors="replace")
+
+
+@pytest.mark.tools("docker")
+def test_the_docker_cli_sees_minidocker(daemon):
+    v = docker(daemon, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}")
+    assert v.returncode == 0 and v.stdout.strip() == "1.47 linux", v.stderr
+    assert "busybox" in docker(daemon, "images").stdout
+    assert docker(daemon, "info").returncode == 0
+    history = docker(daemon, "history", "busybox").stdout
+    assert "ADD file:" in history
+    [image] = json.loads(docker(daemon, "inspect", "busybox").stdout)
+    assert image["RepoTags"] == ["busybox:latest"]
+
+
+@pytest.mark.tools("docker")
+def test_docker_run_prints_output_and_propagates_the_exit_code(daemon):
+    r = docker(daemon, "run", "--rm", "busybox", "echo", "hi")
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    r = docker(daemon, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
+    assert docker(daemon, "ps", "-aq").stdout == ""  # --rm removed both
+
+
+@pytest.mark.tools("docker")
+def test_detached_run_logs_stop_and_rm(daemon):
+    cid = docker(daemon, "run", "-d", "--name", "web", "busybox", "sh", "-c",
+                 "echo started; trap 'exit 0' TERM; while :; do sleep 0.1; done").stdout.strip()
+    assert len(cid) == 64
+    time.sleep(0.5)
+    assert "web" in docker(daemon, "ps").stdout
+    assert docker(daemon, "logs", "web").stdout == "started\n"
+    assert docker(daemon, "stop", "web").returncode == 0
+    assert docker(daemon, "wait", "web").stdout.strip() == "0"
+    assert docker(daemon, "rm", "web").returncode == 0
+    gone = docker(daemon, "rm", "web")
+    assert gone.returncode == 1 and "No such container" in gone.stderr
+
+
+@pytest.mark.tools("docker")
+def test_pull_says_clearly_that_it_is_not_supported(daemon):
+    r = docker(daemon, "pull", "alpine")
+    assert r.returncode == 1 and "not supported" in r.stderr
+
+
+def test_docker_py_drives_the_daemon(daemon):
+    docker_py = pytest.importorskip("docker") if not os.environ.get("CI") else __import__("docker")
+    client = docker_py.DockerClient(base_url=daemon)
+    assert client.ping() is True
+    assert client.version()["ApiVersion"] == "1.47"
+    assert client.containers.run("busybox", "echo hi", remove=True) == b"hi\n"
+    assert any("busybox:latest" in i.tags for i in client.images.list())
+    assert client.containers.list() == []
+
+
+def test_api_errors_are_docker_shaped(daemon):
+    assert http(daemon, "GET", "/containers/nope/json") == (404, {"message": "No such container: nope"})
+    status, body = http(daemon, "POST", "/containers/create", b"{not json")
+    assert status == 400 and "invalid JSON" in body["message"]
+    status, body = http(daemon, "POST", "/containers/create", {"Image": "nosuch"})
+    assert status == 404 and body["message"] == "No such image: nosuch"
+    status, body = http(daemon, "POST", "/containers/create", {"Image": 7})
+    assert status == 400
+    deep = "[" * 100000 + "]" * 100000
+    status, body = http(daemon, "POST", "/containers/create", deep.encode())
+    assert status == 400
+    status, body = http(daemon, "POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "60"]})
+    assert status == 201
+    cid = body["Id"]
+    assert http(daemon, "POST", f"/v1.47/containers/{cid}/start")[0] == 204
+    assert http(daemon, "POST", f"/containers/{cid}/start")[0] == 304
+    status, body = http(daemon, "DELETE", f"/containers/{cid}")
+    assert status == 409 and "running" in body["message"]
+    assert http(daemon, "DELETE", f"/containers/{cid}?force=1")[0] == 204
+    status, _ = http(daemon, "HEAD", "/_ping")
+    assert status == 200
