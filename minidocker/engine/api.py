@@ -147,6 +147,82 @@ class Api:
         return _error(404, "pulling images is not supported yet (no registry client); "
                            "use `minidocker load` or `minidocker bootstrap busybox`")
 
+    async def build(self, request):
+        """The legacy builder protocol: a tar context in, JSON lines out.
+
+        The build runs as a `minidocker build` child (RUN steps fork; the daemon
+        must not fork while it has threads); its output lines become
+        ``{"stream": …}`` objects, its failure ``{"errorDetail": …, "error": …}``.
+        """
+        import tempfile
+        q = request.query
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        with tempfile.TemporaryDirectory(dir=self.engine.store.tmp_dir, prefix="build-ctx-") as tmp:
+            context = os.path.join(tmp, "context")
+            os.mkdir(context)
+            await self._receive_context(request, context)
+            args = [*self.cli, "build", context]
+            for tag in q.getall("t", []):
+                args += ["-t", tag]
+            if q.get("dockerfile"):
+                args += ["-f", q["dockerfile"]]
+            if q.get("target"):
+                args += ["--target", q["target"]]
+            if _bool(q.get("nocache")):
+                args.append("--no-cache")
+            for key, value in json.loads(q.get("buildargs") or "{}").items():
+                args += ["--build-arg", f"{key}={value}" if value is not None else key]
+            for key, value in json.loads(q.get("labels") or "{}").items():
+                args += ["--label", f"{key}={value}"]
+            iid = os.path.join(tmp, "iid")
+            args += ["--iidfile", iid]
+            quiet = _bool(q.get("q"))
+            await response.prepare(request)
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root)))
+            last = ""
+            async for line in proc.stderr:
+                text = line.decode(errors="replace")
+                last = text.strip() or last
+                if not quiet and not text.startswith("minidocker: "):
+                    await response.write(json.dumps({"stream": text}).encode() + b"\r\n")
+            stdout = (await proc.stdout.read()).decode(errors="replace")
+            code = await proc.wait()
+            if code != 0:
+                message = last.removeprefix("minidocker: ")
+                await response.write(json.dumps({"errorDetail": {"code": code, "message": message},
+                                                 "error": message}).encode() + b"\r\n")
+            else:
+                image_id = open(iid).read().strip()
+                await response.write(json.dumps({"aux": {"ID": image_id}}).encode() + b"\r\n")
+                if quiet:
+                    await response.write(json.dumps({"stream": image_id + "\n"}).encode() + b"\r\n")
+                else:
+                    lines = [f"Successfully built {image_id.split(':')[1][:12]}\n"] + \
+                        [f"{line}\n" for line in stdout.splitlines() if line.startswith("Successfully tagged")]
+                    for text in lines:
+                        await response.write(json.dumps({"stream": text}).encode() + b"\r\n")
+        await response.write_eof()
+        return response
+
+    async def _receive_context(self, request, directory: str) -> None:
+        """Unpack the uploaded context tar safely (it is as hostile as any layer)."""
+        import tempfile
+        from ..image.layer import apply_layer
+        with tempfile.TemporaryFile(dir=self.engine.store.tmp_dir) as f:
+            size = 0
+            async for chunk in request.content.iter_chunked(1 << 20):
+                size += len(chunk)
+                if size > 8 << 30:
+                    raise ValueError("build context larger than 8 GiB")
+                f.write(chunk)
+            f.seek(0)
+            if size:
+                from ..image.unpack import open_uncompressed
+                await self.call(apply_layer, self.engine.kernel, open_uncompressed(f, "build context"),
+                                directory, whiteouts="delete")
+
     # -- containers ------------------------------------------------------------------------
     async def create(self, request):
         body = await _json_body(request)
@@ -413,6 +489,7 @@ def make_app(engine) -> web.Application:
         ("GET", "/_ping", api.ping), ("HEAD", "/_ping", api.ping),
         ("GET", "/version", api.version), ("GET", "/info", api.info),
         ("GET", "/images/json", api.images), ("POST", "/images/create", api.image_create),
+        ("POST", "/build", api.build),
         ("GET", "/images/{name:.+}/json", api.image_inspect),
         ("GET", "/images/{name:.+}/history", api.image_history),
         ("POST", "/images/{name:.+}/tag", api.image_tag),
