@@ -155,3 +155,22 @@ def test_docker_py_builds_an_image(daemon, tmp_path):
     image, logs = client.images.build(path=str(tmp_path), tag="pybuilt:1")
     assert image.labels == {"built": "by-docker-py"}
     assert any("stream" in line for line in logs)
+
+
+def test_fifty_parallel_runs_get_their_own_output_and_exit_codes(daemon):
+    import docker as docker_py
+    from concurrent.futures import ThreadPoolExecutor
+    client = docker_py.DockerClient(base_url=daemon, timeout=300)
+
+    def one(i: int):
+        c = client.containers.run("busybox", ["sh", "-c", f"echo run-{i}; exit {i % 7}"], detach=True)
+        code = c.wait()["StatusCode"]
+        out = c.logs()
+        c.remove()
+        return i, code, out
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(one, range(50)))
+    assert [(code, out) for _, code, out in results] == \
+        [(i % 7, f"run-{i}\n".encode()) for i in range(50)]
+    assert client.containers.list(all=True) == []

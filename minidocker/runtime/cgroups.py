@@ -129,19 +129,30 @@ class CgroupManager(abc.ABC):
     def _mkdirs(self) -> None:
         done = []
         try:
-            for ctrl, path in self.paths().items():
-                for d in (os.path.dirname(path), path):
-                    try:
-                        self.k.make_dir(d)
-                        if d == path:
-                            done.append(path)
-                    except FileExistsError:
-                        if d == path:
-                            raise MinidockerError(f"cgroup {path} already exists") from None
+            for path in self.paths().values():
+                self._mkdir_under_shared_parent(path)
+                done.append(path)
         except BaseException:
             for path in done:
                 self._rmdir(path)
             raise
+
+    def _mkdir_under_shared_parent(self, path: str) -> None:
+        """mkdir ``path`` below the shared "minidocker" cgroup, which another container's
+        clean-up may remove at the same moment: then make it again and retry."""
+        for _ in range(100):
+            try:
+                self.k.make_dir(os.path.dirname(path))
+            except FileExistsError:
+                pass
+            try:
+                self.k.make_dir(path)
+                return
+            except FileExistsError:
+                raise MinidockerError(f"cgroup {path} already exists") from None
+            except FileNotFoundError:
+                continue  # the parent went away between the two mkdirs
+        raise MinidockerError(f"cannot create cgroup {path}: its parent keeps disappearing")
 
     def _rmdir(self, path: str) -> None:
         for attempt in range(50):
