@@ -174,3 +174,10 @@ def test_fifty_parallel_runs_get_their_own_output_and_exit_codes(daemon):
     assert [(code, out) for _, code, out in results] == \
         [(i % 7, f"run-{i}\n".encode()) for i in range(50)]
     assert client.containers.list(all=True) == []
+
+
+@pytest.mark.tools("docker")
+def test_docker_run_with_stdin(daemon):
+    r = docker(daemon, "run", "-i", "--rm", "busybox", "sh", "-c", "tr a-z A-Z; echo end",
+               input="hello stdin\n")
+    assert (r.returncode, r.stdout) == (0, "HELLO STDIN\nend\n"), r.stderr

@@ -398,8 +398,9 @@ class Api:
             await response.prepare(request)
             # The connection is ours now: clients half-close their side when they send no
             # stdin, which must not end the stream (aiohttp would treat it as a hang-up).
+            hijacked = _Hijacked()
             if transport is not None:
-                transport.set_protocol(_Hijacked())
+                transport.set_protocol(hijacked)
             if not _bool(q.get("stream")):
                 return response
             # Output of this run only: wait until the container starts (attach comes first).
@@ -409,6 +410,9 @@ class Api:
                 if record.observed_status(self.engine.kernel) != "created":
                     break
                 await asyncio.sleep(0.02)
+            if _bool(q.get("stdin")) and record.spec.stdin:
+                asyncio.get_running_loop().create_task(
+                    hijacked.forward_to(str(record.dir / "stdin.sock")))
             lines = self.engine.logs(record.id, follow=True)
             while transport is not None and not transport.is_closing():
                 item = await asyncio.to_thread(next, lines, None)
@@ -425,14 +429,41 @@ class Api:
 
 
 class _Hijacked(asyncio.Protocol):
-    """The protocol of an attached connection: input is ignored (stdin is not wired yet),
-    and the client's half-close keeps our writing side open."""
+    """The protocol of an attached connection. What the client sends is its stdin: kept
+    until ``forward_to`` connects to the container's stdin port, then passed on; the
+    client's half-close ends the container's input but keeps our output side open."""
+
+    def __init__(self):
+        self.buffer: list[bytes] = []
+        self.eof = False
+        self.writer: asyncio.StreamWriter | None = None
 
     def data_received(self, data: bytes) -> None:
-        pass
+        if self.writer is not None:
+            self.writer.write(data)
+        elif sum(map(len, self.buffer)) < MAX_BODY:
+            self.buffer.append(data)
 
     def eof_received(self) -> bool:
+        self.eof = True
+        if self.writer is not None:
+            self.writer.write_eof()
         return True
+
+    async def forward_to(self, path: str) -> None:
+        for _ in range(200):  # the supervisor makes the port as it starts the container
+            try:
+                _, writer = await asyncio.open_unix_connection(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                await asyncio.sleep(0.01)
+        else:
+            return
+        writer.write(b"".join(self.buffer))
+        self.buffer.clear()
+        self.writer = writer
+        if self.eof:
+            writer.write_eof()
 
 
 def _frame(stream: str, data: bytes, tty: bool) -> bytes:

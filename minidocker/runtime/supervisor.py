@@ -108,7 +108,7 @@ class _Log:
 
 
 def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | None,
-          pid_namespace: str | None = None) -> tuple[int, list[int]]:
+          pid_namespace: str | None = None, stdin_fd: int | None = None) -> tuple[int, list[int]]:
     """Fork the first process of a container (or of an ``exec``) with its stdio plumbed.
 
     ``child_main(error_fd, console)`` runs in the child and never returns. The
@@ -125,8 +125,9 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
         console = console_child = None
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        stdin_fd = attach.stdin if (attach and stdin and attach.stdin is not None) \
-            else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        if stdin_fd is None:
+            stdin_fd = attach.stdin if (attach and stdin and attach.stdin is not None) \
+                else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         child_stdio = (stdin_fd, out_w, err_w)
         ours = [out_r, err_r]
     err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
@@ -183,8 +184,15 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         (record.dir / "rootfs").mkdir(exist_ok=True)
         plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))
         log = _Log(record.log_path)  # exists before the state says "running": readers may follow it
+        port_r = port_w = None
+        if attach is None and spec.stdin and not spec.tty:
+            port_r, port_w = os.pipe2(os.O_CLOEXEC)
         pid, ours = spawn(k, lambda err, console: become_container(k, plan, err, console),
-                          tty=spec.tty, stdin=spec.stdin, attach=attach)
+                          tty=spec.tty, stdin=spec.stdin, attach=attach, stdin_fd=port_r)
+        port = None
+        if attach is None and spec.stdin:
+            port = _StdinPort(str(record.dir / "stdin.sock"), ours[0] if spec.tty else port_w)
+            port.owns_sink = not spec.tty  # the pty master belongs to the relay
         record.state.Status = RUNNING
         record.state.Pid = pid
         record.state.SupervisorPid = os.getpid()
@@ -194,7 +202,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         if started_fd is not None:
             os.write(started_fd, b"ok")
             os.close(started_fd)
-        status = relay(k, pid, ours, spec.tty, attach, spec.stdin, log)
+        status = relay(k, pid, ours, spec.tty, attach, spec.stdin, log, port)
     except StartFailed as e:
         cg.destroy()
         record.state.Status, record.state.ExitCode, record.state.Error = EXITED, e.exit_code, str(e)
@@ -244,7 +252,7 @@ def _read_all(fd: int) -> bytes:
 
 
 def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
-          stdin: bool, log: "_Log | None") -> int:
+          stdin: bool, log: "_Log | None", port: "_StdinPort | None" = None) -> int:
     """Copy output to the log (and the attached terminal) until ``pid`` exits; its wait status."""
     log = log or _NoLog()
     streams = {fds[0]: "stdout"} if tty else {fds[0]: "stdout", fds[1]: "stderr"}
@@ -262,7 +270,8 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
     open_fds = set(streams)
     try:
         while open_fds or status is None:
-            watch = list(open_fds) + ([forward_in] if forward_in is not None else [])
+            watch = list(open_fds) + ([forward_in] if forward_in is not None else []) + \
+                (port.fds() if port else [])
             if not open_fds:
                 _, status = k.waitpid(pid)
                 break
@@ -271,6 +280,9 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
             except InterruptedError:
                 continue
             for fd in ready:
+                if port and fd in port.fds():
+                    port.handle(fd)
+                    continue
                 if fd == forward_in:
                     data = os.read(fd, 65536)
                     if data:
@@ -305,10 +317,71 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        if port:
+            port.close()
         for fd in fds:
             os.close(fd)
         log.close()
     return status
+
+
+class _StdinPort:
+    """stdin of a detached ``-i`` container: a unix socket in its directory.
+
+    The first client's bytes go to the container's stdin (a pipe, or the pty);
+    its half-close is the container's end of input, as with Docker's StdinOnce.
+    The daemon's attach connects here.
+    """
+
+    def __init__(self, path: str, sink: int):
+        self.path, self.sink = path, sink
+        self.listener: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.listener.listen(1)
+        self.client: socket.socket | None = None
+        self.owns_sink = True
+
+    def fds(self) -> list[int]:
+        return [s.fileno() for s in (self.listener, self.client) if s is not None]
+
+    def handle(self, fd: int) -> None:
+        if self.listener is not None and fd == self.listener.fileno():
+            conn, _ = self.listener.accept()
+            if self.client is not None:
+                conn.close()  # one writer at a time
+            else:
+                self.client = conn
+            return
+        data = self.client.recv(65536)
+        if data:
+            os.write(self.sink, data)
+            return
+        self.client.close()
+        self.client = None
+        self._close_listener()
+        self._close_sink()
+
+    def _close_listener(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+    def _close_sink(self) -> None:
+        if self.owns_sink and self.sink is not None:
+            os.close(self.sink)
+            self.sink = None
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self._close_listener()
+        self._close_sink()
 
 
 def _drain(fd, stream, log, targets) -> None:
