@@ -451,9 +451,11 @@ class _Hijacked(asyncio.Protocol):
         return True
 
     async def forward_to(self, path: str) -> None:
+        from ..runtime.supervisor import short_socket_path
         for _ in range(200):  # the supervisor makes the port as it starts the container
             try:
-                _, writer = await asyncio.open_unix_connection(path)
+                with short_socket_path(path) as short:
+                    _, writer = await asyncio.open_unix_connection(short)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 await asyncio.sleep(0.01)
@@ -541,7 +543,8 @@ def make_app(engine) -> web.Application:
 def serve(engine, socket_path: str) -> None:
     """Run the API on a unix socket (mode 0660) until SIGINT or SIGTERM."""
     async def main():
-        runner = web.AppRunner(make_app(engine))
+        # Attached streams may be waiting on containers: do not wait long for them at exit.
+        runner = web.AppRunner(make_app(engine), shutdown_timeout=2)
         await runner.setup()
         os.makedirs(os.path.dirname(socket_path) or ".", exist_ok=True)
         if os.path.exists(socket_path):

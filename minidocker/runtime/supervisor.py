@@ -13,6 +13,7 @@ container outlives the CLI. Either way the steps are the same code.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -325,6 +326,16 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
     return status
 
 
+@contextlib.contextmanager
+def short_socket_path(path: str):
+    """``path`` named through its directory's descriptor: ``/proc/self/fd/N/name``."""
+    fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+    finally:
+        os.close(fd)
+
+
 class _StdinPort:
     """stdin of a detached ``-i`` container: a unix socket in its directory.
 
@@ -336,8 +347,9 @@ class _StdinPort:
     def __init__(self, path: str, sink: int):
         self.path, self.sink = path, sink
         self.listener: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        os.chmod(path, 0o600)
+        with short_socket_path(path) as short:  # socket paths are limited to 108 bytes
+            self.listener.bind(short)
+            os.chmod(short, 0o600)
         self.listener.listen(1)
         self.client: socket.socket | None = None
         self.owns_sink = True
