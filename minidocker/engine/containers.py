@@ -76,12 +76,14 @@ class ContainerVerbs:
         if workdir and not workdir.startswith("/"):
             raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
         cid = secrets.token_hex(32)
-        if not name:
+
+        def pick_name(taken: set[str]) -> str:
+            """Docker-style adjective_name, chosen under the containers' lock."""
             rng = random.Random(cid)
-            name = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}"
-            taken = {r.spec.name for r in self.containers.all()}
-            while name in taken:
-                name = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}{rng.randint(1, 99)}"
+            candidate = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}"
+            while candidate in taken:
+                candidate = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}{rng.randint(1, 999)}"
+            return candidate
         spec = specs.ContainerSpec(
             id=cid, name=name, image=image, image_id=img.id, argv=tuple(argv),
             env=tuple(specs.parse_env(extra_env, cfg.get("Env") or [])),
@@ -92,7 +94,7 @@ class ContainerVerbs:
             entrypoint=tuple(entrypoint if entrypoint is not None else cfg.get("Entrypoint") or ()),
             cmd=tuple(cmd or (cfg.get("Cmd") or [] if entrypoint is None else [])))
         top = self.unpack(image)
-        record = self.containers.create(spec, now())
+        record = self.containers.create(spec, now(), pick_name=pick_name)
         try:
             self.snapshots.prepare(record.snapshot_key, top, labels={"container": cid})
         except BaseException:

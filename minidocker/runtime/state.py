@@ -94,9 +94,12 @@ class Containers:
         self.root = root
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def create(self, spec: ContainerSpec, created: str) -> Record:
-        # Under a lock: two `run --name web` at once must not both get the name.
+    def create(self, spec: ContainerSpec, created: str, pick_name=None) -> Record:
+        """Record a new container. Names are claimed under a lock, so two `run --name web`
+        at once cannot both get it; without a name, ``pick_name(taken)`` chooses one there."""
         with FileLock(self.root / ".lock")():
+            if not spec.name and pick_name is not None:
+                spec = dataclasses.replace(spec, name=pick_name({r.spec.name for r in self.all()}))
             if spec.name and any(r.spec.name == spec.name for r in self.all()):
                 raise Conflict(f'Conflict. The container name "/{spec.name}" is already in use; '
                                "remove that container or choose another name")
