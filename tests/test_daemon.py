@@ -181,3 +181,15 @@ def test_docker_run_with_stdin(daemon):
     r = docker(daemon, "run", "-i", "--rm", "busybox", "sh", "-c", "tr a-z A-Z; echo end",
                input="hello stdin\n")
     assert (r.returncode, r.stdout) == (0, "HELLO STDIN\nend\n"), r.stderr
+
+
+@pytest.mark.tools("docker")
+def test_docker_exec_and_restart(daemon):
+    assert docker(daemon, "run", "-d", "--name", "box", "busybox", "sleep", "100").returncode == 0
+    r = docker(daemon, "exec", "box", "sh", "-c", "echo in exec; exit 4")
+    assert (r.returncode, r.stdout) == (4, "in exec\n")
+    r = docker(daemon, "exec", "-i", "box", "cat", input="through stdin\n")
+    assert (r.returncode, r.stdout) == (0, "through stdin\n")
+    assert docker(daemon, "restart", "-t", "1", "box").returncode == 0
+    assert "Up" in docker(daemon, "ps", "--format", "{{.Status}}").stdout
+    assert docker(daemon, "rm", "-f", "box").returncode == 0

@@ -66,6 +66,7 @@ class Api:
         self.auto_remove: set[str] = set()
         self.attached: dict[str, int] = {}
         self.final_codes: dict[str, int] = {}
+        self.execs: dict[str, dict] = {}  # exec ID -> its config and, once run, exit code
         # How the daemon runs a verb in a child process (container starts).
         self.cli = cli or [sys.executable, "-m", "minidocker"]
 
@@ -317,6 +318,102 @@ class Api:
         await self.call(self.engine.stop, record.id, timeout)
         return web.Response(status=204)
 
+    async def restart(self, request):
+        record = await self.call(self.engine.containers.find, request.match_info["id"])
+        timeout = float(request.query.get("t") or request.query.get("timeout") or 10)
+        await self.call(self.engine.stop, record.id, timeout)
+        response = await self.start(request)
+        return web.Response(status=204) if response.status in (204, 304) else response
+
+    async def exec_create(self, request):
+        record = await self.call(self.engine.containers.find, request.match_info["id"])
+        if record.observed_status(self.engine.kernel) != "running":
+            return _error(409, f"container {record.id[:12]} is not running")
+        body = await _json_body(request)
+        cmd = _list(body.get("Cmd"))
+        if not cmd:
+            return _error(400, "no exec command specified")
+        import secrets
+        eid = secrets.token_hex(32)
+        self.execs[eid] = {"container": record.id, "cmd": cmd, "tty": bool(body.get("Tty")),
+                           "stdin": bool(body.get("AttachStdin")), "user": body.get("User") or "",
+                           "workdir": body.get("WorkingDir") or "", "env": _list(body.get("Env")) or [],
+                           "running": False, "exit_code": None, "pid": 0}
+        return web.json_response({"Id": eid}, status=201)
+
+    async def exec_inspect(self, request):
+        e = self.execs.get(request.match_info["id"])
+        if e is None:
+            return _error(404, f"No such exec instance: {request.match_info['id']}")
+        return web.json_response({"ID": request.match_info["id"], "Running": e["running"],
+                                  "ExitCode": e["exit_code"], "ContainerID": e["container"],
+                                  "Pid": e["pid"], "ProcessConfig": {"entrypoint": e["cmd"][0],
+                                                                     "arguments": e["cmd"][1:],
+                                                                     "tty": e["tty"]}})
+
+    async def exec_start(self, request):
+        """Run the exec as a `minidocker exec` child; its output goes over the hijacked
+        connection (framed unless Tty), its exit code into the exec's record."""
+        eid = request.match_info["id"]
+        e = self.execs.get(eid)
+        if e is None:
+            return _error(404, f"No such exec instance: {eid}")
+        body = await _json_body(request)
+        args = [*self.cli, "exec"]
+        if e["user"]:
+            args += ["-u", e["user"]]
+        if e["workdir"]:
+            args += ["-w", e["workdir"]]
+        for item in e["env"]:
+            args += ["-e", item]
+        if e["stdin"]:
+            args.append("-i")
+        args += [e["container"], *e["cmd"]]
+        env = dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root))
+        e["running"] = True
+        if body.get("Detach"):
+            proc = await asyncio.create_subprocess_exec(*args, stdin=subprocess.DEVNULL,
+                                                        stdout=subprocess.DEVNULL,
+                                                        stderr=subprocess.DEVNULL, env=env)
+            e["pid"] = proc.pid
+
+            async def reap():
+                e["exit_code"] = await proc.wait()
+                e["running"] = False
+            asyncio.get_running_loop().create_task(reap())
+            return web.Response(status=200)
+        transport = request.transport
+        response = web.StreamResponse(status=101, headers={
+            "Content-Type": "application/vnd.docker.raw-stream" if e["tty"]
+            else "application/vnd.docker.multiplexed-stream", "Connection": "Upgrade", "Upgrade": "tcp"})
+        await response.prepare(request)
+        hijacked = _Hijacked()
+        if transport is not None:
+            transport.set_protocol(hijacked)
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdin=subprocess.PIPE if e["stdin"] else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        e["pid"] = proc.pid
+        if e["stdin"]:
+            hijacked.writer = proc.stdin
+            proc.stdin.write(b"".join(hijacked.buffer))
+            hijacked.buffer.clear()
+            if hijacked.eof:
+                proc.stdin.write_eof()
+
+        async def pump(stream, name):
+            while chunk := await stream.read(65536):
+                if transport is not None and not transport.is_closing():
+                    transport.write(_frame(name, chunk, e["tty"]))
+        try:
+            await asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
+            e["exit_code"] = await proc.wait()
+        finally:
+            e["running"] = False
+            if transport is not None:
+                transport.close()
+        return response
+
     async def kill(self, request):
         await self.call(self.engine.kill, request.match_info["id"], request.query.get("signal") or "KILL")
         return web.Response(status=204)
@@ -347,8 +444,11 @@ class Api:
                     record.state.FinishedAt != finished_before:
                 break
             await asyncio.sleep(0.02)
-        await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
-        await response.write_eof()
+        try:
+            await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped waiting
         return response
 
     async def delete(self, request):
@@ -377,7 +477,10 @@ class Api:
                 break
             stream, text = item
             if want.get(stream):
-                await response.write(_frame(stream, text.encode(), record.spec.tty))
+                try:
+                    await response.write(_frame(stream, text.encode(), record.spec.tty))
+                except ConnectionResetError:
+                    return response  # the client went away (e.g. `docker logs -f` interrupted)
         await response.write_eof()
         return response
 
@@ -533,6 +636,9 @@ def make_app(engine) -> web.Application:
         ("POST", "/containers/{id}/wait", api.wait), ("DELETE", "/containers/{id}", api.delete),
         ("GET", "/containers/{id}/top", api.top), ("GET", "/containers/{id}/logs", api.logs),
         ("POST", "/containers/{id}/attach", api.attach),
+        ("POST", "/containers/{id}/restart", api.restart),
+        ("POST", "/containers/{id}/exec", api.exec_create), ("POST", "/exec/{id}/start", api.exec_start),
+        ("GET", "/exec/{id}/json", api.exec_inspect),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
