@@ -193,3 +193,45 @@ def test_docker_exec_and_restart(daemon):
     assert docker(daemon, "restart", "-t", "1", "box").returncode == 0
     assert "Up" in docker(daemon, "ps", "--format", "{{.Status}}").stdout
     assert docker(daemon, "rm", "-f", "box").returncode == 0
+
+
+def test_containers_survive_a_daemon_restart_and_dead_ones_are_cleaned_up(busybox, engine, tmp_path):
+    sock = tmp_path / "r.sock"
+
+    def start_daemon():
+        proc = subprocess.Popen([sys.executable, "-m", "minidocker", "daemon", "-H", f"unix://{sock}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        return proc
+
+    host = f"unix://{sock}"
+    first = start_daemon()
+    status, body = http(host, "POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "100"]})
+    survivor = body["Id"]
+    http(host, "POST", f"/containers/{survivor}/start")
+    status, body = http(host, "POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "100"]})
+    victim = body["Id"]
+    http(host, "POST", f"/containers/{victim}/start")
+    first.terminate()
+    first.wait(timeout=20)
+    os.kill(engine.containers.find(victim).state.SupervisorPid, 9)  # a crash while the daemon is down
+    time.sleep(0.2)
+    second = start_daemon()
+    try:
+        status, info = http(host, "GET", f"/containers/{survivor}/json")
+        assert info["State"]["Running"] is True
+        status, info = http(host, "GET", f"/containers/{victim}/json")
+        assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 255
+        assert "supervisor disappeared" in info["State"]["Error"]
+        from minidocker.runtime import cgroups
+        from minidocker.kernel import get_kernel
+        assert cgroups.manager(get_kernel(), victim).pids() == []
+    finally:
+        for cid in (survivor, victim):
+            http(host, "DELETE", f"/containers/{cid}?force=1")
+        second.terminate()
+        second.wait(timeout=20)
+    assert "cleaned up and marked exited" in second.stdout.read()

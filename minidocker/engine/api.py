@@ -648,6 +648,9 @@ def make_app(engine) -> web.Application:
 
 def serve(engine, socket_path: str) -> None:
     """Run the API on a unix socket (mode 0660) until SIGINT or SIGTERM."""
+    for line in engine.reconcile():
+        print(f"minidocker daemon: {line}", flush=True)
+
     async def main():
         # Attached streams may be waiting on containers: do not wait long for them at exit.
         runner = web.AppRunner(make_app(engine), shutdown_timeout=2)

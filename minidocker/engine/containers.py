@@ -262,6 +262,32 @@ class ContainerVerbs:
             pass
         self.containers.delete(record)
 
+    def reconcile(self) -> list[str]:
+        """Make recorded state match what really runs (the daemon does this at start).
+
+        A container whose supervisor has gone is dead: its leftover processes and cgroup
+        are removed and it is recorded as exited (255, as Docker records containers it
+        finds dead after a restart). Running containers keep running: their supervisors
+        never depended on the daemon.
+        """
+        from ..runtime import cgroups
+        from ..runtime.state import now
+        report = []
+        for record in self.containers.all():
+            if record.observed_status(self.kernel) != DEAD:
+                continue
+            cgroups.manager(self.kernel, record.id).destroy()
+            record.state.Status = EXITED
+            record.state.ExitCode = 255
+            record.state.FinishedAt = now()
+            record.state.Error = "its supervisor disappeared; cleaned up when the daemon started"
+            record.save_state()
+            report.append(f"container {record.id[:12]} ({record.spec.name}): supervisor gone, "
+                          "cleaned up and marked exited (255)")
+            if record.spec.auto_remove:
+                self._remove(record)
+        return report
+
     # -- looking ---------------------------------------------------------------------------
     def ps_rows(self, all_: bool = False) -> list[dict]:
         rows = []
