@@ -731,19 +731,28 @@ def _tar_checksum_ok(block: bytes) -> bool:
     return stored == sum(block[:148]) + 256 + sum(block[156:])
 
 
+def _make_room(parent: int, name: str, path: str) -> None:
+    """Remove what stands at ``name`` so a file or link can take its place; never a directory."""
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise MinidockerError(f"cannot replace directory {path} with a file")
+    os.unlink(name, dir_fd=parent)
+
+
+def _create(parent: int, name: str) -> int:
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                   dir_fd=parent)
+
+
 def _write_file(root: Root, path: str, data: bytes, mode: int, uid, gid, k) -> None:
     parts = split(path)
     parent = root.dir(parts[:-1])
     name = parts[-1]
-    try:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
-            raise MinidockerError(f"cannot copy a file onto directory {path}")
-        os.unlink(name, dir_fd=parent)
-    except FileNotFoundError:
-        pass
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                 dir_fd=parent)
+    _make_room(parent, name, path)
+    fd = _create(parent, name)
     try:
         os.write(fd, data)
         if uid is not None:
@@ -774,21 +783,14 @@ def _copy_entry(root: Root, src: str, dest: str, uid, gid, mode, k, keep_owner: 
         k.chown(fd, *owner)
         os.chmod(fd, mode if mode is not None else stat.S_IMODE(st.st_mode))
         return
-    try:
-        existing = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        if stat.S_ISDIR(existing.st_mode):
-            raise MinidockerError(f"cannot replace directory {dest} with a file")
-        os.unlink(name, dir_fd=parent)
-    except FileNotFoundError:
-        pass
+    _make_room(parent, name, dest)
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), name, dir_fd=parent)
         k.chown(name, *owner, dir_fd=parent, follow_symlinks=False)
         return
     if not stat.S_ISREG(st.st_mode):
         return  # sockets, fifos and devices are not copied, as in Docker
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                 dir_fd=parent)
+    fd = _create(parent, name)
     try:
         with open(src, "rb") as f:
             while chunk := f.read(1 << 20):

@@ -300,13 +300,7 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
                 if not data:
                     open_fds.discard(fd)
                     continue
-                stream = streams[fd]
-                log.write(stream, data)
-                if stream in targets:
-                    try:
-                        os.write(targets[stream], data)
-                    except OSError:
-                        targets.pop(stream)
+                _deliver(streams[fd], data, log, targets)
             if status is None:
                 wpid, wstatus = k.waitpid(pid, os.WNOHANG)
                 if wpid:
@@ -405,12 +399,17 @@ def _drain(fd, stream, log, targets) -> None:
             return
         if not data:
             return
-        log.write(stream, data)
-        if stream in targets:
-            try:
-                os.write(targets[stream], data)
-            except OSError:
-                targets.pop(stream)
+        _deliver(stream, data, log, targets)
+
+
+def _deliver(stream: str, data: bytes, log, targets: dict[str, int]) -> None:
+    """Output to the log, and to the attached terminal while it still listens."""
+    log.write(stream, data)
+    if stream in targets:
+        try:
+            os.write(targets[stream], data)
+        except OSError:
+            targets.pop(stream)
 
 
 def detach(run) -> int:
