@@ -235,3 +235,17 @@ def test_containers_survive_a_daemon_restart_and_dead_ones_are_cleaned_up(busybo
         second.terminate()
         second.wait(timeout=20)
     assert "cleaned up and marked exited" in second.stdout.read()
+
+
+@pytest.mark.tools("docker")
+def test_docker_save_and_load_through_the_api(daemon, tmp_path):
+    archive = tmp_path / "bb.tar"
+    [before] = json.loads(docker(daemon, "inspect", "busybox").stdout)
+    assert docker(daemon, "save", "busybox", "-o", str(archive)).returncode == 0
+    assert docker(daemon, "rmi", "busybox").returncode == 0
+    r = docker(daemon, "load", "-i", str(archive))
+    assert (r.returncode, r.stdout.strip()) == (0, "Loaded image: busybox:latest")
+    [after] = json.loads(docker(daemon, "inspect", "busybox").stdout)
+    assert after["Id"] == before["Id"]
+    missing = docker(daemon, "save", "nosuch", "-o", str(tmp_path / "x.tar"))
+    assert missing.returncode == 1 and "No such image" in missing.stderr

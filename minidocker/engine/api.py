@@ -144,6 +144,33 @@ class Api:
         await self.call(self.engine.tag, request.match_info["name"], f"{repo}:{tag}" if tag else repo)
         return web.Response(status=201)
 
+    async def images_get(self, request):
+        """`docker save`: the archive of the named images, streamed."""
+        import tempfile
+        names = request.query.getall("names", [])
+        if not names:
+            return _error(400, "no image names given")
+        with tempfile.TemporaryFile(dir=self.engine.store.tmp_dir) as f:
+            await self.call(self.engine.save, names, f)  # resolves every name before any byte goes out
+            f.seek(0)
+            response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+            await response.prepare(request)
+            while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    async def images_load(self, request):
+        """`docker load`: a docker-save or OCI archive in, JSON progress lines out."""
+        import tempfile
+        with tempfile.TemporaryFile(dir=self.engine.store.tmp_dir) as f:
+            async for chunk in request.content.iter_chunked(1 << 20):
+                f.write(chunk)
+            f.seek(0)
+            lines = await self.call(self.engine.load, f)
+        body = b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\r\n" for line in lines)
+        return web.Response(body=body, content_type="application/json")
+
     async def image_create(self, request):
         return _error(404, "pulling images is not supported yet (no registry client); "
                            "use `minidocker load` or `minidocker bootstrap busybox`")
@@ -626,6 +653,7 @@ def make_app(engine) -> web.Application:
         ("GET", "/version", api.version), ("GET", "/info", api.info),
         ("GET", "/images/json", api.images), ("POST", "/images/create", api.image_create),
         ("POST", "/build", api.build),
+        ("GET", "/images/get", api.images_get), ("POST", "/images/load", api.images_load),
         ("GET", "/images/{name:.+}/json", api.image_inspect),
         ("GET", "/images/{name:.+}/history", api.image_history),
         ("POST", "/images/{name:.+}/tag", api.image_tag),
