@@ -183,3 +183,24 @@ def test_v1_pids_limit_makes_fork_fail_and_destroy_cleans_up(real_v1):
     paths = list(real_v1.paths().values())
     real_v1.destroy()
     assert not any(os.path.exists(p) for p in paths)
+
+
+def test_v2_parent_removed_by_another_container_is_made_and_delegated_again(fake_v2):
+    kernel, layout, root = fake_v2
+    parent = root / "user.slice" / "minidocker"
+
+    class Racy(FakeCgroupfs):
+        raced = False
+
+        def make_dir(self, path):
+            if path.endswith("/r1") and not Racy.raced:  # the parent vanishes just before
+                Racy.raced = True
+                super().remove_dir(str(parent))
+            super().make_dir(path)
+
+    racy = Racy()
+    m = cgroups.manager(racy, "r1", layout)
+    m.create(Resources(memory=64 << 20))
+    assert Racy.raced
+    assert set((parent / "cgroup.subtree_control").read_text().split()) == {"cpu", "memory", "pids"}
+    assert (parent / "r1" / "memory.max").read_text() == str(64 << 20)

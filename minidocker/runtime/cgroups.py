@@ -140,12 +140,14 @@ class CgroupManager(abc.ABC):
     def _mkdir_under_shared_parent(self, path: str) -> None:
         """mkdir ``path`` below the shared "minidocker" cgroup, which another container's
         clean-up may remove at the same moment: then make it again and retry."""
+        parent = os.path.dirname(path)
         for _ in range(100):
             try:
-                self.k.make_dir(os.path.dirname(path))
+                self.k.make_dir(parent)
             except FileExistsError:
                 pass
             try:
+                self._prepare_parent(parent)
                 self.k.make_dir(path)
                 return
             except FileExistsError:
@@ -153,6 +155,9 @@ class CgroupManager(abc.ABC):
             except FileNotFoundError:
                 continue  # the parent went away between the two mkdirs
         raise MinidockerError(f"cannot create cgroup {path}: its parent keeps disappearing")
+
+    def _prepare_parent(self, parent: str) -> None:
+        """Ready the shared parent for a new child (v2 delegates controllers to it)."""
 
     def _rmdir(self, path: str) -> None:
         for attempt in range(50):
@@ -266,16 +271,12 @@ class V2Manager(CgroupManager):
                     "its own, e.g. `systemd-run --scope -p Delegate=yes minidocker …`") from None
             raise
 
+    def _prepare_parent(self, parent: str) -> None:
+        self._enable(parent)  # again after a re-creation: a new cgroup delegates nothing
+
     def create(self, resources):
-        base = self._base()
-        self._enable(base)
+        self._enable(self._base())
         path = self.paths()[""]
-        parent = os.path.dirname(path)
-        try:
-            self.k.make_dir(parent)
-        except FileExistsError:
-            pass
-        self._enable(parent)
         self._mkdirs()
         try:
             if resources.memory is not None:
