@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import secrets
 import stat
 import sys
 import tempfile
@@ -106,7 +105,6 @@ class BuildOptions:
 class Builder:
     def __init__(self, engine, context_dir: str, options: BuildOptions, out=None):
         self.engine = engine
-        self.k = engine.kernel
         self.store = engine.store
         self.snapshots = engine.snapshots
         self.cache = BuildCache(self.store.root)
@@ -116,6 +114,11 @@ class Builder:
         self.refs = [reference.parse(t) for t in options.tags]
         self.step_no = 0
         self.used_args: set[str] = set()
+
+    @property
+    def k(self):
+        """The kernel, loaded only when a step really runs (a cached build needs none)."""
+        return self.engine.kernel
 
     # -- output ----------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -414,7 +417,7 @@ class Builder:
         its upperdir into a layer (None when nothing changed)."""
         from ..image.create import ingest_layer
         from ..image.layer import write_layer
-        key = f"build-{os.getpid()}-{secrets.token_hex(4)}"
+        key = f"build-{os.getpid()}-{os.urandom(4).hex()}"
         self._ensure_chain(state)
         self.snapshots.prepare(key, state.chain)
         try:
@@ -445,7 +448,7 @@ class Builder:
         if state.chain is None:
             return tuple("" for _ in names)
         self._ensure_chain(state)
-        view = f"build-view-{os.getpid()}-{secrets.token_hex(4)}"
+        view = f"build-view-{os.getpid()}-{os.urandom(4).hex()}"
         out = []
         with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="read-") as target:
             self.k.mount_all(self.snapshots.view(view, state.chain), target)
@@ -509,7 +512,7 @@ class Builder:
         env.update({k: v for k, v in state.args.items() if k not in env})
         container = state.container
         spec = specs.ContainerSpec(
-            id=secrets.token_hex(32), name="", image="(build)", image_id="", argv=tuple(argv),
+            id=os.urandom(32).hex(), name="", image="(build)", image_id="", argv=tuple(argv),
             env=tuple(f"{k}={v}" for k, v in env.items()),
             working_dir=container.get("WorkingDir") or "/", user=container.get("User") or "",
             hostname="buildkitsandbox", network="host")
@@ -626,7 +629,7 @@ class Builder:
         return self._in_snapshot(state, action)
 
     def _copy_from_snapshot(self, root: Root, plan, dest, uid, gid, mode) -> None:
-        view = f"build-view-{os.getpid()}-{secrets.token_hex(4)}"
+        view = f"build-view-{os.getpid()}-{os.urandom(4).hex()}"
         chain = plan["from"]["chain"]
         with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="from-") as target:
             if chain is None:

@@ -13,7 +13,6 @@ changing one byte does.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import posixpath
@@ -67,6 +66,7 @@ class Context:
         for pattern in patterns:
             clean = _clean(pattern)
             if any(ch in clean for ch in "*?["):
+                import fnmatch
                 matches = [rel for rel in self._all_paths() if fnmatch.fnmatchcase(rel, clean)]
                 if not matches:
                     raise ContextError(f"no source files were specified: {pattern} matches nothing "

@@ -360,8 +360,7 @@ class Api:
         cmd = _list(body.get("Cmd"))
         if not cmd:
             return _error(400, "no exec command specified")
-        import secrets
-        eid = secrets.token_hex(32)
+        eid = os.urandom(32).hex()
         self.execs[eid] = {"container": record.id, "cmd": cmd, "tty": bool(body.get("Tty")),
                            "stdin": bool(body.get("AttachStdin")), "user": body.get("User") or "",
                            "workdir": body.get("WorkingDir") or "", "env": _list(body.get("Env")) or [],

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import signal as signals
 import time
 from typing import Iterator
@@ -75,7 +74,7 @@ class ContainerVerbs:
         argv = specs.resolve_argv(entrypoint, cmd, cfg)
         if workdir and not workdir.startswith("/"):
             raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
 
         def pick_name(taken: set[str]) -> str:
             """Docker-style adjective_name, chosen under the containers' lock."""

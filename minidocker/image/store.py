@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,6 +317,7 @@ class Store:
                     freed += p.lstat().st_size
                     p.unlink()
                     removed += 1
+            import shutil
             for p in self.tmp_dir.iterdir():
                 freed += p.lstat().st_size if not p.is_dir() else 0
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()

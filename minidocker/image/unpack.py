@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import secrets
 import zlib
 from typing import BinaryIO
 
@@ -88,7 +87,7 @@ def unpack_layers(kernel: Kernel, store: Store, snapshots: Snapshotter,
         try:
             snapshots.stat(chain_id)
         except NotFound:
-            key = f"extract-{os.getpid()}-{secrets.token_hex(4)} {chain_id}"
+            key = f"extract-{os.getpid()}-{os.urandom(4).hex()} {chain_id}"
             snapshots.prepare(key, parent, labels={"diff_id": diff_id})
             try:
                 apply_blob(kernel, store, layer, diff_id, snapshots.diff_dir(key))

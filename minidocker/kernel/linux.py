@@ -10,7 +10,6 @@ import ctypes
 import errno
 import fcntl
 import os
-import socket
 import struct
 
 from .base import Kernel
@@ -188,6 +187,7 @@ class LinuxKernel(Kernel):
         os.symlink(target, path, dir_fd=dir_fd)
 
     def loopback_up(self):
+        import socket
         SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             req = struct.pack("16sH14x", b"lo", 0)
