@@ -470,11 +470,29 @@ def _export_args(p):
     p.set_defaults(func=cmd_export)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Top-level commands, so `main` can build just the parser it needs.
+_COMMANDS = {"run", "create", "start", "stop", "kill", "wait", "rm", "ps", "logs", "top", "exec",
+             "build", "daemon", "images", "history", "inspect", "tag", "rmi", "save", "load",
+             "import", "export", "image", "bootstrap", "system"}
+
+
+class _Unused:
+    """Stands in for the parser of a command this invocation does not run: building
+    all ~40 of them costs more than a cached build (argparse and gettext are slow)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with ``only``, just that command's part of it."""
     parser = _Parser(prog="minidocker", description="An educational container runtime and simulator.")
     parser.add_argument("--version", action="version", version=f"minidocker {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    if only is not None:
+        add_parser = sub.add_parser
+        sub.add_parser = lambda name, **kw: add_parser(name, **kw) if name == only else _Unused()
 
     run = sub.add_parser("run", help="create and run a new container from an image")
     _run_args(run, True)
@@ -602,7 +620,10 @@ def _prune_args(p):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(command) if command in _COMMANDS else build_parser()
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except MinidockerError as e:

@@ -193,3 +193,12 @@ def test_bootstrap_debian_without_debootstrap_says_how_to_get_it(state_root, tmp
     assert r.returncode == 1
     assert r.stderr.strip() == ("minidocker: debootstrap is not installed; "
                                 "install it with `apt-get install debootstrap`")
+
+
+def test_the_fast_parser_knows_every_command():
+    # main() builds only the parser of the command it runs; the list must stay complete.
+    from minidocker import cli
+    full = cli.build_parser()
+    assert set(full._subparsers._group_actions[0].choices) == cli._COMMANDS
+    for command in cli._COMMANDS:
+        assert command in cli.build_parser(command)._subparsers._group_actions[0].choices
