@@ -394,7 +394,8 @@ class Bench:
         # The children compile minidocker's modules once into the work directory,
         # as an installed package would have them; nothing is written in the repo.
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
+        self.# Bytecode as `dev.sh` leaves it (precompiled in the git-ignored __pycache__
+        self.# directories): PYTHONPYCACHEPREFIX would cost every start ~25 ms of lookups.
 
     def fresh_dest(self, label: str) -> Path:
         d = Path(tempfile.mkdtemp(prefix=f"dest-{label}-", dir=self.workdir))
