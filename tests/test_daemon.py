@@ -249,3 +249,11 @@ def test_docker_save_and_load_through_the_api(daemon, tmp_path):
     assert after["Id"] == before["Id"]
     missing = docker(daemon, "save", "nosuch", "-o", str(tmp_path / "x.tar"))
     assert missing.returncode == 1 and "No such image" in missing.stderr
+
+
+@pytest.mark.tools("docker")
+def test_docker_exec_with_a_terminal(daemon):
+    assert docker(daemon, "run", "-d", "--name", "term", "busybox", "sleep", "100").returncode == 0
+    r = docker(daemon, "exec", "-t", "term", "sh", "-c", "tty; exit 6")
+    assert r.returncode == 6 and r.stdout.startswith("/dev/pts/"), (r.stdout, r.stderr)
+    assert docker(daemon, "rm", "-f", "term").returncode == 0

@@ -507,3 +507,29 @@ def test_without_root_run_says_it_needs_root(busybox, state_root):
     assert str(info.value).endswith("needs root; run minidocker as root (a simulated kernel "
                                     "for unprivileged use is planned)")
     assert engine.containers.all() == []
+
+
+def test_exec_with_a_terminal_but_no_stdin(clean):
+    # The terminal is set up after the process entered the container's mounts, where the
+    # host's Python library is out of reach: everything it needs must be loaded before.
+    out("run", "-d", "--name", "termbox", "busybox", "sleep", "100")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "minidocker", "exec", "-t", "termbox",
+                                  "sh", "-c", "tty; exit 6"])
+    output = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if fd in ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    _, status = os.waitpid(pid, 0)
+    out("rm", "-f", "termbox")
+    assert b"/dev/pts/" in output, output
+    assert os.waitstatus_to_exitcode(status) == 6

@@ -394,6 +394,8 @@ class Api:
             args += ["-e", item]
         if e["stdin"]:
             args.append("-i")
+        if e["tty"]:
+            args.append("-t")
         args += [e["container"], *e["cmd"]]
         env = dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root))
         e["running"] = True
@@ -416,6 +418,8 @@ class Api:
         hijacked = _Hijacked()
         if transport is not None:
             transport.set_protocol(hijacked)
+        if e["tty"]:
+            return await self._exec_with_terminal(e, args, env, transport, hijacked, response)
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=subprocess.PIPE if e["stdin"] else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -436,6 +440,51 @@ class Api:
             e["exit_code"] = await proc.wait()
         finally:
             e["running"] = False
+            if transport is not None:
+                transport.close()
+        return response
+
+    async def _exec_with_terminal(self, e, args, env, transport, hijacked, response):
+        """`exec -t`: the `minidocker exec -t` child gets a terminal of ours; what it shows
+        goes raw to the client, what the client types goes to the terminal."""
+        master, slave = os.openpty()
+        try:
+            proc = await asyncio.create_subprocess_exec(*args, stdin=slave, stdout=slave,
+                                                        stderr=slave, env=env, start_new_session=True)
+        finally:
+            os.close(slave)
+        e["pid"] = proc.pid
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                     os.fdopen(master, "rb", buffering=0, closefd=False))
+
+        class _ToTerminal:
+            def write(self, data):
+                os.write(master, data)
+
+            def write_eof(self):
+                os.write(master, b"\x04")  # Ctrl-D: end of input on a terminal
+
+        if e["stdin"]:
+            hijacked.writer = _ToTerminal()
+            if hijacked.buffer:
+                os.write(master, b"".join(hijacked.buffer))
+                hijacked.buffer.clear()
+        try:
+            while True:
+                try:
+                    chunk = await reader.read(65536)
+                except OSError:  # EIO: the last process on the terminal has gone
+                    break
+                if not chunk:
+                    break
+                if transport is not None and not transport.is_closing():
+                    transport.write(chunk)
+            e["exit_code"] = await proc.wait()
+        finally:
+            e["running"] = False
+            os.close(master)
             if transport is not None:
                 transport.close()
         return response

@@ -11,6 +11,9 @@ import errno
 import fcntl
 import os
 import struct
+# Imported up front: set_controlling_tty runs after pivot_root, where the host's
+# Python library is out of reach.
+import termios
 
 from .base import Kernel
 
@@ -216,5 +219,4 @@ class LinuxKernel(Kernel):
         return master, slave
 
     def set_controlling_tty(self, fd):
-        import termios
         fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
