@@ -15,7 +15,6 @@ import os
 import random
 import stat
 import struct
-import sys
 import tarfile
 import time
 from pathlib import Path

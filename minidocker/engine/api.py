@@ -305,7 +305,6 @@ class Api:
                 status = r.observed_status(self.engine.kernel)
                 if not _bool(request.query.get("all")) and status != "running":
                     continue
-                from ..runtime.state import RUNNING
                 out.append({
                     "Id": r.id, "Names": ["/" + r.spec.name], "Image": r.spec.image,
                     "ImageID": r.spec.image_id, "Command": " ".join(r.spec.argv),

@@ -13,7 +13,7 @@ import os
 import random
 import signal as signals
 import time
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import Conflict, MinidockerError, NotFound
 from ..format import human_age
@@ -22,6 +22,8 @@ from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record, 
 
 # The supervisor (sockets, ptys, fork) is imported by the verbs that run something,
 # so `ps`, `images` or a cached `build` do not pay for it.
+if TYPE_CHECKING:
+    from ..runtime.supervisor import Attach
 
 _ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gentle", "happy", "keen",
                "lucid", "modest", "nifty", "quirky", "serene", "tender", "vibrant", "zealous")

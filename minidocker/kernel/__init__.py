@@ -7,7 +7,9 @@ import os
 import sys
 
 from ..errors import MinidockerError
-from .base import Kernel, Mount  # noqa: F401
+from .base import Kernel, Mount
+
+__all__ = ["Kernel", "Mount", "get_kernel"]
 
 _default: Kernel | None = None
 
