@@ -29,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 def _engine(explain: bool = False):
     from .engine import Engine
     if not explain:
-        return Engine()
+        engine = Engine()
+        engine.progress = _progress
+        return engine
     from .kernel import get_kernel
     from .kernel.tracing import TracingKernel, printing_sink
     fd = os.dup(2)  # close-on-exec: it vanishes at the container's execve

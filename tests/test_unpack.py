@@ -83,3 +83,21 @@ def test_prune_removes_snapshots_of_deleted_images_and_dead_unpacks(engine):
     engine.snapshots.prepare("extract-999999999-dead x")  # an unpack whose process died
     engine.rmi("t:1")
     assert engine.snapshots.walk() == []
+
+
+def test_unpacking_reports_progress_in_bytes(engine):
+    from contextlib import contextmanager
+    data = [make_tar((f"f{i}", bytes([i]) * 30_000)) for i in range(2)]
+    _image(engine, [(d, oci.MT_LAYER) for d in data], [sha256_bytes(d) for d in data])
+    seen = []
+
+    @contextmanager
+    def progress(description, total):
+        seen.append((description, total, []))
+        yield seen[-1][2].append
+
+    engine.progress = progress
+    engine.unpack("t:1")
+    [(description, total, counts)] = seen
+    assert description == "unpacking" and total == sum(len(d) for d in data)
+    assert sum(counts) == total

@@ -28,6 +28,9 @@ class Engine(ContainerVerbs):
         self.store = Store(root)
         self.snapshots = OverlaySnapshotter(Path(self.store.root) / "snapshots")
         self._kernel = kernel
+        # A context manager factory (description, total bytes) -> progress callback; the
+        # CLI sets one that draws a bar on a terminal.
+        self.progress = None
 
     @property
     def kernel(self) -> Kernel:
@@ -196,9 +199,12 @@ class Engine(ContainerVerbs):
             return chain[-1]  # already unpacked: the common case of `run`
         except MinidockerError:
             pass
+        from contextlib import nullcontext
         from ..image.unpack import unpack
-        with self.store.ingest():
-            return unpack(self.kernel, self.store, self.snapshots, image)
+        total = sum(d.size for d in image.manifest.layers)
+        bar = self.progress("unpacking", total) if self.progress else nullcontext(None)
+        with self.store.ingest(), bar as progress:
+            return unpack(self.kernel, self.store, self.snapshots, image, progress)
 
     # -- moving images -------------------------------------------------------
     def save(self, names: list[str], out: BinaryIO, progress=None) -> None:

@@ -36,7 +36,7 @@ from .digest import check_digest
 from .layer import write_layer
 from .store import Image, Store
 from .tarstream import DIRECTORY, HARDLINK, REGULAR, SYMLINK, TarReader
-from .unpack import apply_blob, open_uncompressed
+from .unpack import Counting, apply_blob, open_uncompressed
 
 _BLOB_NAME = re.compile(r"blobs/sha256/([0-9a-f]{64})")
 _MAX_LINK_HOPS = 16
@@ -79,7 +79,7 @@ def save(store: Store, images: list[tuple[Image, list[reference.Reference]]], ou
         for digest in sorted(blobs):
             d = blobs[digest]
             with store.open_blob(d) as f:
-                tar.addfile(_member(_blob_name(digest), d.size), _Counting(f, progress))
+                tar.addfile(_member(_blob_name(digest), d.size), Counting(f, progress))
         add_bytes("index.json", oci.canonical_json(
             {"schemaVersion": 2, "mediaType": oci.MT_INDEX, "manifests": index}))
         add_bytes("manifest.json", json.dumps(manifest_json, separators=(",", ":")).encode())
@@ -98,17 +98,6 @@ def _member(name: str, size: int, type_=tarfile.REGTYPE) -> tarfile.TarInfo:
     ti.mode = 0o755 if type_ == tarfile.DIRTYPE else 0o644
     ti.uname = ti.gname = ""
     return ti
-
-
-class _Counting:
-    def __init__(self, f, progress):
-        self._f, self._progress = f, progress
-
-    def read(self, n=-1):
-        data = self._f.read(n)
-        if self._progress:
-            self._progress(len(data))
-        return data
 
 
 # -- load --------------------------------------------------------------------

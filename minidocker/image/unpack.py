@@ -26,6 +26,19 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
+class Counting:
+    """A stream that reports how many bytes were read through it (for progress bars)."""
+
+    def __init__(self, f, progress):
+        self._f, self._progress = f, progress
+
+    def read(self, n=-1):
+        data = self._f.read(n)
+        if self._progress:
+            self._progress(len(data))
+        return data
+
+
 class _Prefixed:
     """A stream with some already-read bytes put back in front."""
 
@@ -55,11 +68,11 @@ def open_uncompressed(stream: BinaryIO, what: str) -> BinaryIO:
 
 
 def apply_blob(kernel: Kernel, store: Store, layer: oci.Descriptor, diff_id: str, dest: str,
-               **options) -> None:
+               progress=None, **options) -> None:
     """Apply one stored layer blob to ``dest``, verifying its digest and diff ID."""
     what = f"layer {layer.digest}"
     with store.open_blob(layer) as f:
-        blob = HashingReader(f)
+        blob = HashingReader(Counting(f, progress) if progress else f)
         raw = open_uncompressed(blob, what)
         # A plain tar's diff ID is its blob digest: hash those bytes once, not twice.
         tar = HashingReader(raw) if isinstance(raw, gzip.GzipFile) else None
@@ -73,13 +86,15 @@ def apply_blob(kernel: Kernel, store: Store, layer: oci.Descriptor, diff_id: str
     (tar or blob).verify(diff_id, None, f"{what} (uncompressed)")
 
 
-def unpack(kernel: Kernel, store: Store, snapshots: Snapshotter, image: Image) -> str | None:
+def unpack(kernel: Kernel, store: Store, snapshots: Snapshotter, image: Image,
+           progress=None) -> str | None:
     """Make sure every layer of ``image`` is a committed snapshot; the top ChainID."""
-    return unpack_layers(kernel, store, snapshots, list(image.manifest.layers), image.config.diff_ids)
+    return unpack_layers(kernel, store, snapshots, list(image.manifest.layers), image.config.diff_ids,
+                         progress)
 
 
 def unpack_layers(kernel: Kernel, store: Store, snapshots: Snapshotter,
-                  layers: list[oci.Descriptor], diff_ids: list[str]) -> str | None:
+                  layers: list[oci.Descriptor], diff_ids: list[str], progress=None) -> str | None:
     """Make sure each layer (with those below it) is a committed snapshot; the top ChainID."""
     chain = oci.chain_ids(diff_ids)
     parent = None
@@ -90,7 +105,7 @@ def unpack_layers(kernel: Kernel, store: Store, snapshots: Snapshotter,
             key = f"extract-{os.getpid()}-{os.urandom(4).hex()} {chain_id}"
             snapshots.prepare(key, parent, labels={"diff_id": diff_id})
             try:
-                apply_blob(kernel, store, layer, diff_id, snapshots.diff_dir(key))
+                apply_blob(kernel, store, layer, diff_id, snapshots.diff_dir(key), progress)
                 snapshots.commit(chain_id, key)
             except Conflict:
                 snapshots.remove(key)  # another process unpacked it first
