@@ -39,7 +39,9 @@ def _bool(value: str | None) -> bool:
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+    # Exactly "application/json": the docker CLI shows the raw body when a charset follows.
+    return web.Response(body=json.dumps({"message": message}).encode(), status=status,
+                        content_type="application/json")
 
 
 @web.middleware
