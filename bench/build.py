@@ -80,6 +80,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import Failed, cgroup_layout, check, log, pid_alive, version
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -125,40 +127,14 @@ events_logger = "file"
 """
 
 
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
-class Failed(SystemExit):
-    pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
-def _version(argv: list[str]) -> str:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return out.strip().splitlines()[0] if out.strip() else "?"
 
 
-def cgroup_layout() -> str:
-    v1 = v2 = False
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fstype = line.partition(" - ")[2].split(" ", 1)[0]
-            v1 |= fstype == "cgroup"
-            v2 |= fstype == "cgroup2"
-    return "hybrid (v1 + v2)" if v1 and v2 else "v1" if v1 else "v2" if v2 else "none"
 
 
 def _last_lines(text: str, n: int = 3) -> str:
@@ -166,12 +142,6 @@ def _last_lines(text: str, n: int = 3) -> str:
     return " | ".join(lines[-n:]) if lines else "(no output)"
 
 
-def _check(argv: list[str], env, what: str, cwd=None, timeout: float = 600) -> str:
-    p = subprocess.run(argv, env=env, cwd=cwd, stdin=DEVNULL, capture_output=True, text=True,
-                       timeout=timeout)
-    if p.returncode != 0:
-        raise Failed(f"{what} failed (exit {p.returncode}): {' '.join(map(str, argv))}\n{p.stdout}{p.stderr}")
-    return p.stdout + p.stderr
 
 
 # -- mounts and cleaning up ---------------------------------------------------------
@@ -255,7 +225,7 @@ def clean_stale(workdir: Path, env: dict[str, str], buildah: str | None) -> None
             pid = int(d.name.split("-")[1])
         except ValueError:
             continue
-        if _pid_alive(pid) or not d.is_dir():
+        if pid_alive(pid) or not d.is_dir():
             continue
         log(f"removing {d.name}, left by an interrupted run (PID {pid})")
         driver = (d / "storage-driver").read_text().strip() if (d / "storage-driver").exists() else "overlay"
@@ -352,7 +322,7 @@ def setup_buildah(buildah: str, run: Path, benv: dict[str, str], archive: Path, 
         return None, base, facts
     if facts["storage_driver"] != "overlay":
         notes.append(f"buildah: overlay failed, using {facts['storage_driver']}")
-    _check(base + ["tag", "localhost/busybox:latest", "docker.io/library/busybox:latest"], benv,
+    check(base + ["tag", "localhost/busybox:latest", "docker.io/library/busybox:latest"], benv,
            "buildah tag")
 
     probe_ctx = run / "probe-ctx"
@@ -389,8 +359,8 @@ def setup_buildah(buildah: str, run: Path, benv: dict[str, str], archive: Path, 
     def reset() -> None:
         subprocess.run(base + ["rm", "-a"], env=benv, stdout=DEVNULL, stderr=DEVNULL)
         subprocess.run(base + ["rmi", "-f", TAG], env=benv, stdout=DEVNULL, stderr=DEVNULL)
-        _check(base + ["rmi", "--prune"], benv, "buildah rmi --prune")
-        left = _check(base + ["images", "-a", "-q", "--no-trunc"], benv, "buildah images").split()
+        check(base + ["rmi", "--prune"], benv, "buildah rmi --prune")
+        left = check(base + ["images", "-a", "-q", "--no-trunc"], benv, "buildah images").split()
         if len(set(left)) != 1:
             raise Failed(f"buildah reset: expected only the base image, found {sorted(set(left))}")
 
@@ -410,7 +380,7 @@ def setup_minidocker(state: Path, env: dict[str, str], ctx: Path) -> Tool:
 
     def reset() -> None:
         subprocess.run([str(MINIDOCKER), "rmi", TAG], env=md_env, stdout=DEVNULL, stderr=DEVNULL)
-        _check([str(MINIDOCKER), "system", "prune", "-f"], md_env, "minidocker system prune -f")
+        check([str(MINIDOCKER), "system", "prune", "-f"], md_env, "minidocker system prune -f")
         cache = state / "buildcache"
         if cache.is_dir() and any(cache.iterdir()):
             raise Failed(f"minidocker reset: build cache not empty after prune: {cache}")
@@ -688,10 +658,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"run directory: {run}")
         md_env = {**env, "MINIDOCKER_ROOT": str(state)}
-        out = _check([str(MINIDOCKER), "bootstrap", "busybox"], md_env, "minidocker bootstrap busybox")
+        out = check([str(MINIDOCKER), "bootstrap", "busybox"], md_env, "minidocker bootstrap busybox")
         log(f"minidocker base image: {out.strip()}")
         archive = run / "busybox.tar"
-        _check([str(MINIDOCKER), "save", "busybox", "-o", str(archive)], md_env, "minidocker save busybox")
+        check([str(MINIDOCKER), "save", "busybox", "-o", str(archive)], md_env, "minidocker save busybox")
 
         ctx_md, ctx_bh = run / "ctx-minidocker", run / "ctx-buildah"
         write_context(ctx_md)
@@ -772,8 +742,8 @@ def main(argv: list[str] | None = None) -> int:
                 "reps": args.reps, "warmup": args.warmup, "elapsed_s": round(elapsed, 1),
                 "machine": {"kernel": platform.release(), "nproc": os.cpu_count(), "cgroups": cgroup_layout(),
                             "python": platform.python_version(), "load_after": load_after},
-                "versions": {"minidocker": _version([str(MINIDOCKER), "--version"]),
-                             "buildah": _version([buildah, "--version"]) if buildah else None},
+                "versions": {"minidocker": version([str(MINIDOCKER), "--version"]),
+                             "buildah": version([buildah, "--version"]) if buildah else None},
                 "dockerfile": DOCKERFILE, "context_files": CONTEXT_FILES, "changed_file": CHANGED_FILE,
                 "expected_cache_hits": EXPECTED_HITS,
                 "buildah": facts, "orders": orders,

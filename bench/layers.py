@@ -53,6 +53,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import log
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 GEN_VERSION = 2          # bump when the generator changes: invalidates cached archives
@@ -93,8 +95,6 @@ print(json.dumps({"import": t1 - t0, "call": t3 - t2}))
 """
 
 
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 # -- generating the layer --------------------------------------------------
@@ -391,11 +391,9 @@ class Bench:
         self.live: list[Path] = []   # trees not yet deleted
         self.deleted = False
         self.pycache = workdir / "pycache"
-        # The children compile minidocker's modules once into the work directory,
-        # as an installed package would have them; nothing is written in the repo.
+        # Bytecode as `dev.sh` leaves it (precompiled in the git-ignored __pycache__
+        # directories): PYTHONPYCACHEPREFIX would cost every start ~25 ms of lookups.
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.# Bytecode as `dev.sh` leaves it (precompiled in the git-ignored __pycache__
-        self.# directories): PYTHONPYCACHEPREFIX would cost every start ~25 ms of lookups.
 
     def fresh_dest(self, label: str) -> Path:
         d = Path(tempfile.mkdtemp(prefix=f"dest-{label}-", dir=self.workdir))

@@ -70,6 +70,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from common import Failed, cgroup_layout, check, log, pid_alive, version
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -80,8 +82,6 @@ DEVNULL = subprocess.DEVNULL
 RUNC_NAME = "runc run"
 
 
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 @dataclass
@@ -94,38 +94,14 @@ class Contender:
     times: list[float] = field(default_factory=list)     # seconds, timed runs only
 
 
-class Failed(SystemExit):
-    pass
 
 
 # -- small helpers ------------------------------------------------------------
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
-def _version(argv: list[str]) -> str:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return out.strip().splitlines()[0] if out.strip() else "?"
 
 
-def cgroup_layout() -> str:
-    v1 = v2 = False
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fstype = line.partition(" - ")[2].split(" ", 1)[0]
-            v1 |= fstype == "cgroup"
-            v2 |= fstype == "cgroup2"
-    return "hybrid (v1 + v2)" if v1 and v2 else "v1" if v1 else "v2" if v2 else "none"
 
 
 def p90(xs: list[float]) -> float:
@@ -182,7 +158,7 @@ def clean_stale(workdir: Path, runc: str | None, crun: str | None, env: dict[str
             pid = int(rest.split("-")[0])
         except ValueError:
             continue
-        if _pid_alive(pid):
+        if pid_alive(pid):
             continue
         log(f"removing {d.name}, left by an interrupted run (PID {pid})")
         if kind == "state":
@@ -204,9 +180,9 @@ def ensure_bundle(workdir: Path, image_id: str, md_env: dict[str, str], spec_too
         tmp = Path(tempfile.mkdtemp(prefix=f"gen-{os.getpid()}-", dir=workdir))
         try:
             tar = tmp / "rootfs.tar"
-            _check([str(MINIDOCKER), "export", IMAGE, "-o", str(tar)], md_env, "minidocker export")
+            check([str(MINIDOCKER), "export", IMAGE, "-o", str(tar)], md_env, "minidocker export")
             (tmp / "bundle" / "rootfs").mkdir(parents=True)
-            _check(["tar", "-xf", str(tar), "-C", str(tmp / "bundle" / "rootfs")], None, "tar -xf")
+            check(["tar", "-xf", str(tar), "-C", str(tmp / "bundle" / "rootfs")], None, "tar -xf")
             (tmp / "bundle" / ".complete").write_text(image_id + "\n")
             os.rename(tmp / "bundle", bundle)
         finally:
@@ -218,7 +194,7 @@ def ensure_bundle(workdir: Path, image_id: str, md_env: dict[str, str], spec_too
         raise Failed(f"{rootfs}/bin/true is missing: the exported image has no /bin/true")
     if spec_tool:
         with tempfile.TemporaryDirectory(prefix=f"gen-{os.getpid()}-", dir=workdir) as tmp:
-            _check([spec_tool, "spec"], None, f"{spec_tool} spec", cwd=tmp)
+            check([spec_tool, "spec"], None, f"{spec_tool} spec", cwd=tmp)
             cfg = json.loads((Path(tmp) / "config.json").read_text())
         cfg["process"]["args"] = ["/bin/true"]
         cfg["process"]["terminal"] = False
@@ -229,11 +205,6 @@ def ensure_bundle(workdir: Path, image_id: str, md_env: dict[str, str], spec_too
     return bundle
 
 
-def _check(argv: list[str], env, what: str, cwd=None) -> str:
-    p = subprocess.run(argv, env=env, cwd=cwd, stdin=DEVNULL, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise Failed(f"{what} failed (exit {p.returncode}): {' '.join(argv)}\n{p.stdout}{p.stderr}")
-    return p.stdout
 
 
 # -- crun -----------------------------------------------------------------------------
@@ -336,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"workdir: {workdir}")
         log(f"minidocker state: {state}")
-        out = _check([str(MINIDOCKER), "bootstrap", IMAGE], md_env, "minidocker bootstrap busybox")
+        out = check([str(MINIDOCKER), "bootstrap", IMAGE], md_env, "minidocker bootstrap busybox")
         image_id = out.split()[-1]
         log(f"image: {out.strip()}")
         bundle = ensure_bundle(workdir, image_id, md_env, runc or crun)
@@ -454,10 +425,10 @@ def main(argv: list[str] | None = None) -> int:
                 "reps": args.reps, "warmup": args.warmup, "elapsed_s": round(elapsed, 1),
                 "machine": {"kernel": platform.release(), "nproc": os.cpu_count(),
                             "cgroups": cgroup_layout(), "python": platform.python_version()},
-                "versions": {"runc": _version([runc, "--version"]) if runc else None,
-                             "crun": _version([crun, "--version"]) if crun else None,
-                             "minidocker": _version([str(MINIDOCKER), "--version"]),
-                             "unshare": _version([unshare, "--version"]) if unshare else None},
+                "versions": {"runc": version([runc, "--version"]) if runc else None,
+                             "crun": version([crun, "--version"]) if crun else None,
+                             "minidocker": version([str(MINIDOCKER), "--version"]),
+                             "unshare": version([unshare, "--version"]) if unshare else None},
                 "image_id": image_id, "bundle": str(bundle), "bundle_root_readonly": False,
                 "contenders": result_rows, "unavailable": unavailable, "orders": orders,
                 "leftovers": leftovers,

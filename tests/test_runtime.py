@@ -388,28 +388,35 @@ def test_an_image_in_use_cannot_be_removed(clean):
     out("rm", "user")
 
 
-def test_interactive_tty_gives_a_usable_shell(clean):
+def in_terminal(*args: str, typed: bytes = b"") -> tuple[bytes, int]:
+    """Run the CLI on a terminal of its own, type ``typed``; (what it showed, exit code)."""
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(sys.executable, [sys.executable, "-m", "minidocker", "run", "--rm", "-it", "busybox", "sh"])
+        os.execv(sys.executable, [sys.executable, "-m", "minidocker", *args])
     output = b""
     try:
-        os.write(fd, b"echo $((6*7)); tty; exit 5\n")
+        if typed:
+            os.write(fd, typed)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.5)
             if fd in ready:
                 try:
                     chunk = os.read(fd, 4096)
-                except OSError:
+                except OSError:  # EIO: the other side of the terminal has gone
                     break
                 if not chunk:
                     break
                 output += chunk
     finally:
         _, status = os.waitpid(pid, 0)
+    return output, os.waitstatus_to_exitcode(status)
+
+
+def test_interactive_tty_gives_a_usable_shell(clean):
+    output, code = in_terminal("run", "--rm", "-it", "busybox", "sh", typed=b"echo $((6*7)); tty; exit 5\n")
     assert b"42" in output and b"/dev/pts/0" in output
-    assert os.waitstatus_to_exitcode(status) == 5
+    assert code == 5
 
 
 # -- exec ------------------------------------------------------------------------------------
@@ -513,23 +520,7 @@ def test_exec_with_a_terminal_but_no_stdin(clean):
     # The terminal is set up after the process entered the container's mounts, where the
     # host's Python library is out of reach: everything it needs must be loaded before.
     out("run", "-d", "--name", "termbox", "busybox", "sleep", "100")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(sys.executable, [sys.executable, "-m", "minidocker", "exec", "-t", "termbox",
-                                  "sh", "-c", "tty; exit 6"])
-    output = b""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if fd in ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-    _, status = os.waitpid(pid, 0)
+    output, code = in_terminal("exec", "-t", "termbox", "sh", "-c", "tty; exit 6")
     out("rm", "-f", "termbox")
     assert b"/dev/pts/" in output, output
-    assert os.waitstatus_to_exitcode(status) == 6
+    assert code == 6

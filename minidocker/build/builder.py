@@ -227,7 +227,7 @@ class Builder:
                      global_args: dict[str, str]) -> State:
         base = df.expand(stage.base, global_args, self.escape)
         self.step_no += 1
-        label = f"[{stage.name or stage.index} {1}/{len(stage.instructions) + 1}]"
+        label = f"[{stage.name or stage.index} 1/{len(stage.instructions) + 1}]"
         self.say(f"#{self.step_no} {label} FROM {base}" + (f" AS {stage.name}" if stage.name else ""))
         dep = self._stage_by_ref(stages, base, stage.index)
         if dep is not None:

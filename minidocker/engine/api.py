@@ -27,6 +27,7 @@ from aiohttp import web
 from .. import __version__
 from ..errors import Conflict, InvalidReference, MinidockerError, NotFound
 from ..runtime.spec import InvalidSpec
+from .containers import status_text
 
 API_VERSION = "1.47"
 MIN_API_VERSION = "1.24"
@@ -311,7 +312,7 @@ class Api:
                     "Id": r.id, "Names": ["/" + r.spec.name], "Image": r.spec.image,
                     "ImageID": r.spec.image_id, "Command": " ".join(r.spec.argv),
                     "Created": _unix(r.created), "Ports": [], "Labels": {},
-                    "State": status, "Status": _status(self.engine, r, status),
+                    "State": status, "Status": status_text(r, status),
                     "HostConfig": {"NetworkMode": "none"}, "Mounts": [],
                     "NetworkSettings": {"Networks": {}},
                 })
@@ -687,11 +688,6 @@ def _unix(text: str | None) -> int:
     from ..format import parse_time
     when = parse_time(text)
     return int(when.timestamp()) if when else 0
-
-
-def _status(engine, record, status: str) -> str:
-    from .containers import _status_text
-    return _status_text(record, status)
 
 
 def make_app(engine) -> web.Application:

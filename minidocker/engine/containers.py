@@ -300,7 +300,7 @@ class ContainerVerbs:
                 "ID": r.id[:12], "Image": r.spec.image,
                 "Command": json.dumps(" ".join(r.spec.argv))[:22] + ('…"' if len(" ".join(r.spec.argv)) > 20 else ""),
                 "CreatedAt": r.created, "RunningFor": human_age(r.created),
-                "Status": _status_text(r, status), "State": status, "Ports": "", "Names": r.spec.name,
+                "Status": status_text(r, status), "State": status, "Ports": "", "Names": r.spec.name,
             })
         return rows
 
@@ -385,7 +385,7 @@ def _decode(line: bytes) -> tuple[str, str]:
         return "stdout", line.decode("utf-8", "replace")
 
 
-def _status_text(r: Record, status: str) -> str:
+def status_text(r: Record, status: str) -> str:
     if status == RUNNING:
         return "Up " + human_age(r.state.StartedAt).removesuffix(" ago")
     if status == EXITED:
