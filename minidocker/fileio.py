@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -24,13 +23,25 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+def _create_temp(directory: Path) -> tuple[int, str]:
+    """A new, empty, private file in ``directory`` (what ``tempfile.mkstemp`` does,
+    without the ~2 ms its import costs every CLI start)."""
+    while True:
+        path = os.path.join(directory, f".tmp-{os.urandom(6).hex()}")
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                           0o600), path
+        except FileExistsError:
+            continue
+
+
 class AtomicFile:
     """A file written in place of ``path`` only when ``commit`` is called."""
 
     def __init__(self, path: str | os.PathLike, mode: int = 0o644, tmp_dir: str | os.PathLike | None = None):
         self.path = Path(path)
         directory = Path(tmp_dir) if tmp_dir else self.path.parent
-        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        fd, self.tmp = _create_temp(directory)
         os.fchmod(fd, mode)
         self.file = os.fdopen(fd, "wb")
 

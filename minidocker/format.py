@@ -17,6 +17,11 @@ from .errors import MinidockerError
 _FIELD = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z0-9_]*)\s*\}\}")
 
 
+def now() -> str:
+    """A timestamp as Docker writes them (RFC 3339, UTC, microseconds)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def human_size(n: float) -> str:
     """go-units HumanSize: decimal units, four significant digits ("2.14MB")."""
     units = ["B", "kB", "MB", "GB", "TB", "PB"]

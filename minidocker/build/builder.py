@@ -23,7 +23,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ from ..fsroot import Root, split
 from ..image import oci, reference
 from ..image.create import write_image
 from ..kernel.base import MNT_DETACH
-from ..runtime.state import now
+from ..format import now
 from . import dockerfile as df
 from .cache import BuildCache, Entry, step_key
 from .context import Context, ContextError
@@ -426,6 +425,7 @@ class Builder:
             if not os.listdir(upper):
                 self.snapshots.remove(key)
                 return None
+            import tempfile  # only steps that write files need it
             with tempfile.TemporaryFile(dir=self.store.tmp_dir) as tmp:
                 write_layer(self.k, upper, tmp)
                 tmp.seek(0)
@@ -450,6 +450,7 @@ class Builder:
         self._ensure_chain(state)
         view = f"build-view-{os.getpid()}-{os.urandom(4).hex()}"
         out = []
+        import tempfile  # only steps that write files need it
         with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="read-") as target:
             self.k.mount_all(self.snapshots.view(view, state.chain), target)
             try:
@@ -479,6 +480,7 @@ class Builder:
     def _in_snapshot(self, state: State, action) -> tuple[oci.Descriptor, str] | None:
         """Run ``action(Root of the merged view)`` with the snapshot mounted (as root)."""
         def change(key):
+            import tempfile  # only steps that write files need it
             with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="mnt-") as target:
                 self.k.mount_all(self.snapshots.mounts(key), target)
                 try:
@@ -631,6 +633,7 @@ class Builder:
     def _copy_from_snapshot(self, root: Root, plan, dest, uid, gid, mode) -> None:
         view = f"build-view-{os.getpid()}-{os.urandom(4).hex()}"
         chain = plan["from"]["chain"]
+        import tempfile  # only steps that write files need it
         with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="from-") as target:
             if chain is None:
                 raise MinidockerError("the source stage is empty (FROM scratch with no files)")

@@ -27,9 +27,13 @@ import math
 import re
 from dataclasses import dataclass
 from json.decoder import scanstring as _json_scanstring
-from typing import Mapping
 
 from ..errors import MinidockerError
+
+# typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
 
 # BuildKit refuses physical lines over 64 KiB; we allow longer ones (minified
 # JSON, long RUN lines) but keep a bound so a hostile file cannot make us

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal as signals
 import time
-from typing import TYPE_CHECKING, Iterator
+TYPE_CHECKING = False  # typing costs ~3 ms to import; only type checkers need it
 
 from ..errors import Conflict, MinidockerError, NotFound
 from ..format import human_age
@@ -23,6 +22,7 @@ from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record, 
 # The supervisor (sockets, ptys, fork) is imported by the verbs that run something,
 # so `ps`, `images` or a cached `build` do not pay for it.
 if TYPE_CHECKING:
+    from typing import Iterator
     from ..runtime.supervisor import Attach
 
 _ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gentle", "happy", "keen",
@@ -80,6 +80,7 @@ class ContainerVerbs:
 
         def pick_name(taken: set[str]) -> str:
             """Docker-style adjective_name, chosen under the containers' lock."""
+            import random  # only naming needs it
             rng = random.Random(cid)
             candidate = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}"
             while candidate in taken:

@@ -25,7 +25,6 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
 
 from .. import config
 from ..errors import CorruptContent, InvalidReference, MinidockerError, NotFound
@@ -38,10 +37,15 @@ from .store import Image, Store
 from .tarstream import DIRECTORY, HARDLINK, REGULAR, SYMLINK, TarReader
 from .unpack import Counting, apply_blob, open_uncompressed
 
+# typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable
+
 _BLOB_NAME = re.compile(r"blobs/sha256/([0-9a-f]{64})")
 _MAX_LINK_HOPS = 16
 
-Progress = Callable[[int], None] | None
+Progress = "Callable[[int], None] | None"  # a string: typing is not imported at run time
 
 
 # -- save --------------------------------------------------------------------

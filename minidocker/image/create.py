@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
 
 from .. import config
 from . import oci, reference
 from .store import Store
+
+# typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 class _Tee:

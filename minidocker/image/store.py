@@ -28,13 +28,17 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from .. import config
 from ..errors import Conflict, CorruptContent, InvalidReference, NotFound
 from ..fileio import AtomicFile, FileLock, atomic_write
 from . import oci, reference
 from .digest import Hasher, HashingReader, check_digest
+
+# typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 _HEX_PREFIX = re.compile(r"(?:sha256:)?([0-9a-f]{1,64})")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from typing import BinaryIO
 
 from ..errors import Conflict, CorruptContent, NotFound
 from ..kernel.base import Kernel
@@ -21,6 +20,11 @@ from . import oci
 from .digest import HashingReader
 from .layer import apply_layer
 from .store import Image, Store
+
+# typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

@@ -18,22 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import Conflict, NotFound
 from ..fileio import FileLock, atomic_write
+from ..format import now
 from ..kernel.base import Kernel
 from .spec import BindMount, ContainerSpec, Resources
 
 CREATED, RUNNING, EXITED, DEAD = "created", "running", "exited", "dead"
-
-
-def now() -> str:
-    """A timestamp as Docker writes them (RFC 3339, UTC, microseconds)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -143,4 +137,5 @@ class Containers:
         raise NotFound(f"No such container: {ref}")
 
     def delete(self, record: Record) -> None:
+        import shutil  # only removal needs it (and it imports bz2, lzma)
         shutil.rmtree(record.dir, ignore_errors=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -28,6 +27,11 @@ from . import ACTIVE, COMMITTED, VIEW, Info, Snapshotter, Usage
 
 # Mount options must fit in one page, with room for upperdir/workdir.
 _MAX_OPTIONS = 4000
+
+
+def _rmtree(path, ignore_errors: bool = False) -> None:
+    import shutil  # imported on demand: it pulls in bz2 and lzma, which every CLI start would pay for
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 class OverlaySnapshotter(Snapshotter):
@@ -80,7 +84,7 @@ class OverlaySnapshotter(Snapshotter):
             meta["next_id"] = sid + 1
             base = self.root / str(sid)
             if base.exists():  # left by a crash before its metadata was written
-                shutil.rmtree(base)
+                _rmtree(base)
             (base / "fs").mkdir(parents=True, mode=0o755)
             if parent is not None and kind == ACTIVE:
                 (base / "work").mkdir(mode=0o700)
@@ -90,7 +94,7 @@ class OverlaySnapshotter(Snapshotter):
             try:
                 self._save(meta)
             except BaseException:
-                shutil.rmtree(base, ignore_errors=True)
+                _rmtree(base, ignore_errors=True)
                 raise
             return self._mounts(meta, rec)
 
@@ -146,7 +150,7 @@ class OverlaySnapshotter(Snapshotter):
             rec = dict(rec, kind=COMMITTED, labels={**rec.get("labels", {}), **(labels or {})})
             meta["snapshots"][name] = rec
             self._save(meta)
-            shutil.rmtree(self.root / str(rec["id"]) / "work", ignore_errors=True)
+            _rmtree(self.root / str(rec["id"]) / "work", ignore_errors=True)
 
     def remove(self, key):
         with self._lock():
@@ -158,7 +162,7 @@ class OverlaySnapshotter(Snapshotter):
                                f"(e.g. {children[0]!r}); remove them first")
             del meta["snapshots"][key]
             self._save(meta)
-        shutil.rmtree(self.root / str(rec["id"]), ignore_errors=True)
+        _rmtree(self.root / str(rec["id"]), ignore_errors=True)
 
     def usage(self, key):
         rec = self._get(self._load(), key)
@@ -187,6 +191,6 @@ class OverlaySnapshotter(Snapshotter):
             removed = []
             for p in self.root.iterdir():
                 if p.is_dir() and p.name.isdigit() and p.name not in owned:
-                    shutil.rmtree(p)
+                    _rmtree(p)
                     removed.append(str(p))
             return removed
