@@ -1,0 +1,112 @@
+"""The contract between simulated programs and the simulated kernel.
+
+A program in ``userland/`` is a Python function ``main(sys: System, argv) -> int``.
+Everything it may observe or change goes through ``System``: the filesystem as
+its process sees it (its root, working directory and mount namespace), its
+identity, environment and standard streams, the process table of its PID
+namespace, its hostname, time, memory. The kernel gives each simulated process
+its own ``System``; tests give programs an in-memory stand-in.
+
+Errors are raised as ``OSError`` with a real ``errno`` (``FileNotFoundError``,
+``IsADirectoryError``, ``PermissionError``, ``OSError(errno.EROFS, …)``, …), so
+programs print them the way busybox does (``cat: can't open 'x': No such file
+or directory``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+else:
+    Protocol = object
+
+
+@dataclass(frozen=True)
+class Stat:
+    """What ``stat(2)`` reports (the fields programs use)."""
+
+    mode: int            # type and permission bits, as ``st_mode``
+    size: int
+    uid: int = 0
+    gid: int = 0
+    nlink: int = 1
+    ino: int = 0
+    mtime: float = 0.0
+    rdev: int = 0        # device number of a character/block device (whiteouts: 0)
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One row of the process table, as seen from the caller's PID namespace."""
+
+    pid: int
+    ppid: int
+    uid: int
+    state: str           # "R" running, "S" sleeping, "Z" zombie
+    argv: tuple[str, ...]
+    rss: int = 0         # bytes charged to the process
+
+
+class Killed(BaseException):
+    """Raised inside a program when a signal ends it; ``signal`` is its number.
+
+    A ``BaseException`` so that a program's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, signal: int):
+        super().__init__(signal)
+        self.signal = signal
+
+
+class System(Protocol):
+    """What a simulated process may ask of the simulated kernel."""
+
+    # -- identity and environment ------------------------------------------------
+    pid: int                    # in its own PID namespace (1 for a container's first process)
+    ppid: int
+    uid: int
+    gid: int
+    environ: dict[str, str]     # the program's environment; ``sh`` may change it
+    stdin: BinaryIO
+    stdout: BinaryIO
+    stderr: BinaryIO
+
+    def getcwd(self) -> str: ...
+    def chdir(self, path: str) -> None: ...
+    def hostname(self) -> str: ...
+    def sethostname(self, name: str) -> None: ...
+
+    # -- filesystem (paths relative to the working directory, resolved in the
+    #    process's root and mount namespace; symlinks followed unless said) -----
+    def stat(self, path: str, follow_symlinks: bool = True) -> Stat: ...
+    def listdir(self, path: str) -> list[str]: ...              # sorted names, no . and ..
+    def read(self, path: str) -> bytes: ...
+    def write(self, path: str, data: bytes, *, append: bool = False, mode: int = 0o644) -> None: ...
+    def mkdir(self, path: str, mode: int = 0o755) -> None: ...
+    def rmdir(self, path: str) -> None: ...
+    def unlink(self, path: str) -> None: ...
+    def rename(self, src: str, dst: str) -> None: ...
+    def symlink(self, target: str, path: str) -> None: ...
+    def readlink(self, path: str) -> str: ...
+    def link(self, src: str, dst: str) -> None: ...
+    def chmod(self, path: str, mode: int) -> None: ...
+    def chown(self, path: str, uid: int, gid: int) -> None: ...
+    def utime(self, path: str) -> None: ...                    # touch: mtime = now
+    def mounts(self) -> str: ...                               # /proc/self/mounts text
+
+    # -- processes ---------------------------------------------------------------
+    def processes(self) -> list[ProcessInfo]: ...              # its PID namespace, by pid
+    def run(self, argv: list[str], *, stdin: BinaryIO | None = None,
+            stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
+            env: dict[str, str] | None = None) -> int: ...
+        # fork + execve + wait: runs ``argv`` as a child process (PATH lookup
+        # in ``env``); the exit status as a shell sees it (127 not found,
+        # 126 not executable, 128+N killed by signal N)
+    def kill(self, pid: int, signal: int) -> None: ...
+    def sleep(self, seconds: float) -> None: ...               # raises Killed if signalled
+    def time(self) -> float: ...                               # the (injectable) clock
+    def allocate(self, nbytes: int) -> None: ...               # charge memory; the cgroup may OOM-kill (Killed(9))
+    def free(self, nbytes: int) -> None: ...
