@@ -239,6 +239,8 @@ class Store:
             for digest, size in orphaned:
                 if not any(e.digest == digest for e in kept):
                     kept.append(self._entry(oci.Descriptor(oci.MT_MANIFEST, digest, size), None))
+            if _same_entries(kept, entries):
+                return  # a rebuild that changed nothing: no index write, no fsync
             self._write_index(kept)
 
     def remove_entries(self, manifest_digest: str, ref: reference.Reference | None = None) -> None:
@@ -359,3 +361,9 @@ class Store:
             except (NotFound, CorruptContent) as err:
                 problems.append(f"image {name}: {err}")
         return problems
+
+
+def _same_entries(a: list[oci.Descriptor], b: list[oci.Descriptor]) -> bool:
+    def key(e: oci.Descriptor):
+        return e.digest, e.size, tuple(sorted(e.annotations.items()))
+    return sorted(map(key, a)) == sorted(map(key, b))
