@@ -26,17 +26,22 @@ def split(path: str) -> tuple[str, ...]:
 
 
 class Root:
-    """A directory tree entered only by descriptors, resolving paths as if chrooted."""
+    """A directory tree entered only by descriptors, resolving paths as if chrooted.
 
-    def __init__(self, path: str):
-        self.fd = os.open(path, DIR_FLAGS)
+    ``fs`` performs the calls: ``os`` for the host's files, ``kernel.fs`` for a
+    container's own process (the simulated kernel has its own descriptors).
+    """
+
+    def __init__(self, path: str, fs=os):
+        self.fs = fs
+        self.fd = fs.open(path, DIR_FLAGS)
         self._cache: dict[tuple[str, ...], int] = {}
         self._retired: list[int] = []
 
     def close(self) -> None:
         self.forget()
         self.release()
-        os.close(self.fd)
+        self.fs.close(self.fd)
 
     def forget(self) -> None:
         """Drop cached directory descriptors (after a directory or symlink is replaced).
@@ -49,7 +54,7 @@ class Root:
 
     def release(self) -> None:
         for fd in self._retired:
-            os.close(fd)
+            self.fs.close(fd)
         self._retired.clear()
 
     def dir(self, parts: tuple[str, ...], create: bool = True) -> int:
@@ -71,8 +76,9 @@ class Root:
         # Only the current directory is held open, with its depth below the
         # root: ".." re-opens the real parent (every step was entered with
         # O_NOFOLLOW) and stops at depth 0, as in a chroot.
+        fs = self.fs
         pending = deque(parts)
-        cur, depth, hops = os.dup(self.fd), 0, 0
+        cur, depth, hops = fs.dup(self.fd), 0, 0
         try:
             while pending:
                 name = pending.popleft()
@@ -80,45 +86,45 @@ class Root:
                     continue
                 if name == "..":
                     if depth:
-                        cur = self._step(cur, "..")
+                        cur = _step(fs, cur, "..")
                         depth -= 1
                     continue
                 try:
-                    cur = self._step(cur, name)
+                    cur = _step(fs, cur, name)
                     depth += 1
                     continue
                 except FileNotFoundError:
                     if not create:
                         raise
-                    os.mkdir(name, 0o755, dir_fd=cur)
-                    cur = self._step(cur, name)
+                    fs.mkdir(name, 0o755, dir_fd=cur)
+                    cur = _step(fs, cur, name)
                     depth += 1
                     continue
                 except OSError as e:
                     if e.errno not in (errno.ELOOP, errno.ENOTDIR):
                         raise
-                st = os.stat(name, dir_fd=cur, follow_symlinks=False)
+                st = fs.stat(name, dir_fd=cur, follow_symlinks=False)
                 if not stat.S_ISLNK(st.st_mode):
                     raise NotADirectoryError(errno.ENOTDIR, "not a directory", name)
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
                     raise OSError(errno.ELOOP, "too many levels of symbolic links", name)
-                target = os.readlink(name, dir_fd=cur)
+                target = fs.readlink(name, dir_fd=cur)
                 if target.startswith("/"):
-                    os.close(cur)
-                    cur, depth = os.dup(self.fd), 0
+                    fs.close(cur)
+                    cur, depth = fs.dup(self.fd), 0
                 pending.extendleft(reversed(target.split("/")))
             return cur
         except BaseException:
-            os.close(cur)
+            fs.close(cur)
             raise
 
-    @staticmethod
-    def _step(cur: int, name: str) -> int:
-        """Enter ``name`` below ``cur``, closing ``cur``; refuses symlinks."""
-        fd = os.open(name, DIR_FLAGS, dir_fd=cur)
-        os.close(cur)
-        return fd
+
+def _step(fs, cur: int, name: str) -> int:
+    """Enter ``name`` below ``cur``, closing ``cur``; refuses symlinks."""
+    fd = fs.open(name, DIR_FLAGS, dir_fd=cur)
+    fs.close(cur)
+    return fd
 
 
 def rmtree_at(parent: int, name: str) -> None:
@@ -141,12 +147,12 @@ def rmtree_at(parent: int, name: str) -> None:
                         break
                     os.unlink(entry.name, dir_fd=cur)
             if child is not None:
-                cur = Root._step(cur, child)
+                cur = _step(os, cur, child)
                 names.append(child)
                 continue
             done = names.pop()
             if names:
-                cur = Root._step(cur, "..")
+                cur = _step(os, cur, "..")
                 os.rmdir(done, dir_fd=cur)
             else:
                 os.rmdir(done, dir_fd=parent)

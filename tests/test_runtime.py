@@ -462,6 +462,10 @@ def test_explain_prints_each_kernel_step_with_its_reason(clean):
     order = [next(i for i, line in enumerate(lines) if text in line) for text in expected]
     assert order == sorted(order)
     assert all(line.startswith(("[runtime  ]", "[container]")) for line in lines)
+    # the device nodes of /dev are told apart from whiteouts, and /dev's links keep their targets
+    assert any("mknod('null'" in line and "a device node (1, 3)" in line for line in lines)
+    assert any("symlink('/proc/self/fd/1', 'stdout')" in line for line in lines)
+    assert any(line.startswith("[runtime  ] fork():") for line in lines)
 
 
 def _engine_with_fault(state_root, op, nth):

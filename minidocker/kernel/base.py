@@ -13,7 +13,12 @@ file descriptor, ``dir_fd`` makes ``path`` relative to a directory descriptor.
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 # mount(2) flags, the subset minidocker uses (values from <sys/mount.h>).
 MS_RDONLY = 0x1
@@ -73,6 +78,15 @@ class Kernel(abc.ABC):
 
     name: str = "abstract"
 
+    #: The calling process's file and descriptor calls, with the names and
+    #: signatures of Python's ``os`` module (``open``, ``close``, ``dup``,
+    #: ``dup2``, ``read``, ``write``, ``pipe2``, ``stat``, ``mkdir``, ``chmod``,
+    #: ``readlink``, ``getcwd``, ``_exit``). Code that runs as a container's
+    #: process (its first process before ``execve``) uses ``k.fs`` instead of
+    #: ``os``: on Linux it *is* ``os``; the simulated kernel answers from the
+    #: simulated process's own descriptor table and mount namespace.
+    fs = os
+
     @property
     @abc.abstractmethod
     def privileged(self) -> bool:
@@ -120,8 +134,12 @@ class Kernel(abc.ABC):
         """unshare(2): move this process (or, for CLONE_NEWPID, its next child) to new namespaces."""
 
     @abc.abstractmethod
-    def fork(self) -> int:
-        """fork(2): 0 in the child, the child's PID in the parent."""
+    def fork(self, child: Callable[[], None]) -> int:
+        """fork(2): a new process that runs ``child``; its PID (in the parent).
+
+        ``child`` must not return: it ends in ``execve`` or ``fs._exit``. The
+        child starts with SIGINT and SIGTERM at their default action.
+        """
 
     @abc.abstractmethod
     def execve(self, path: str, argv: list[str], env: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import signal
 import struct
 # Imported up front: set_controlling_tty runs after pivot_root, where the host's
 # Python library is out of reach.
@@ -117,8 +118,16 @@ class LinuxKernel(Kernel):
     def unshare(self, flags):
         _check(_libc.unshare(flags), "unshare")
 
-    def fork(self):
-        return os.fork()
+    def fork(self, child):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                child()
+            finally:
+                os._exit(125)  # child() never returns; if it does, this copy must not go on
+        return pid
 
     def execve(self, path, argv, env):
         os.execve(path, argv, env)

@@ -67,6 +67,8 @@ class Event:
                 ([repr(data[:60] + ("…" if len(data) > 60 else ""))] if data else [])
         elif self.op == "execve":
             shown = [repr(self.args[0]), repr(list(self.args[1]))]
+        elif self.op == "fork":
+            shown = []  # the argument is the code the child runs: nothing to read
         else:
             shown = [repr(a) if isinstance(a, str) else str(a) for a in self.args]
         return f"{self.op}({', '.join(str(s) for s in shown)})"
@@ -87,6 +89,11 @@ def explain(op: str, args: tuple) -> str:
         if args[0] == "/proc/self/ns/pid":
             return "back to our own PID namespace for any later child"
         return f"join the container's {_NS_WORDS.get(_flags(args[1], _NAMESPACES), '')} namespace"
+    if op == "mknod":
+        device = args[2] if len(args) > 2 else 0
+        if device == 0:
+            return "a whiteout: a 0/0 character device hides a file of a lower layer"
+        return f"a device node ({os.major(device)}, {os.minor(device)}), like the host's"
     if op == "mount":
         source, target, fstype, flags = (list(args) + [0])[:4]
         if flags & base.MS_REMOUNT:
@@ -109,7 +116,6 @@ def explain(op: str, args: tuple) -> str:
         "fork": "a new process (the container's, or the one that will exec)",
         "execve": "replace this process with the container's program",
         "kill": "send a signal",
-        "mknod": "create a device node (a whiteout is a 0/0 character device)",
         "symlink": "create a symbolic link",
         "chdir": "change the working directory",
         "set_identity": "drop root: become the container's user and groups",
@@ -160,7 +166,8 @@ class TracingKernel(Kernel):
         return self.inner.privileged
 
     def _call(self, op: str, *args, **kwargs):
-        shown = tuple(_readable(a) for a in args)
+        # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
+        shown = tuple(_readable(a) for a in args) if op in ("mount", "umount") else args
         event = Event(op, shown, os.getpid(), explain(op, shown))
         self._counts[op] = self._counts.get(op, 0) + 1
         self.events.append(event)
@@ -170,15 +177,14 @@ class TracingKernel(Kernel):
                     raise OSError(err, f"injected fault in {op} (call {nth})")
             if op == "execve" and self.sink:
                 self.sink(event)  # after a successful execve nothing more is printed
+            # (the child of a fork never returns here: only the parent reports it)
             event.result = getattr(self.inner, op)(*args, **kwargs)
-            if op == "fork" and event.result == 0:
-                event.op = "(child)"  # the parent reports the fork; the child stays quiet
             return event.result
         except Exception as e:
             event.error = str(e)
             raise
         finally:
-            if self.sink and event.op not in ("execve", "(child)"):
+            if self.sink and event.op != "execve":
                 self.sink(event)
 
     def close_fds(self, keep):

@@ -78,10 +78,10 @@ def become_container(k: Kernel, plan: InitPlan, error_fd: int, console: int | No
     work there) and its master end is sent back through the socket, as runc
     does with its console socket.
     """
-    _run_or_report(error_fd, lambda: _setup_and_exec(k, plan, error_fd, console))
+    _run_or_report(k, error_fd, lambda: _setup_and_exec(k, plan, error_fd, console))
 
 
-def _run_or_report(error_fd: int, steps) -> None:
+def _run_or_report(k: Kernel, error_fd: int, steps) -> None:
     """Run ``steps`` (which end in execve); on any failure report it and exit with
     Docker's code. The runtime's Python must never go on inside a container."""
     code, message = 125, "unknown error"
@@ -96,9 +96,9 @@ def _run_or_report(error_fd: int, steps) -> None:
     except BaseException as e:
         message = f"{type(e).__name__}: {e}"
     try:
-        os.write(error_fd, json.dumps({"code": code, "message": message}).encode())
+        k.fs.write(error_fd, json.dumps({"code": code, "message": message}).encode())
     finally:
-        os._exit(code)
+        k.fs._exit(code)
 
 
 def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | None) -> None:
@@ -116,7 +116,7 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
     rootfs.setup(k, spec, plan.rootfs, list(plan.layers), plan.etc_files)
     if console is not None:
         _attach_terminal(k, console)
-    ident = user.resolve(spec.user, _read("/etc/passwd"), _read("/etc/group"))
+    ident = user.resolve(spec.user, _read(k, "/etc/passwd"), _read(k, "/etc/group"))
     env = _environment(spec.env, ident, hostname=spec.hostname, tty=spec.tty)
     k.close_fds(keep=(error_fd,))
     _enter_workdir(k, spec.working_dir, ident)
@@ -129,7 +129,7 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
 
 def become_exec_process(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None) -> None:
     """Join a running container's namespaces and cgroup, then exec; never returns."""
-    _run_or_report(error_fd, lambda: _join_and_exec(k, plan, error_fd, console))
+    _run_or_report(k, error_fd, lambda: _join_and_exec(k, plan, error_fd, console))
 
 
 def _join_and_exec(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None) -> None:
@@ -140,7 +140,7 @@ def _join_and_exec(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None
         k.setns(f"/proc/{plan.container_pid}/ns/{name}", flag)
     if console is not None:
         _attach_terminal(k, console)
-    ident = user.resolve(plan.user, _read("/etc/passwd"), _read("/etc/group"))
+    ident = user.resolve(plan.user, _read(k, "/etc/passwd"), _read(k, "/etc/group"))
     env = _environment(plan.env, ident, hostname=None, tty=plan.tty)
     k.close_fds(keep=(error_fd,))
     _enter_workdir(k, plan.working_dir, ident)
@@ -153,10 +153,10 @@ def _attach_terminal(k: Kernel, console: int) -> None:
     master, slave = k.open_pty("/dev/pts/ptmx")
     with socket.socket(fileno=console) as sock:
         socket.send_fds(sock, [b"pty"], [master])
-    os.close(master)
+    k.fs.close(master)
     for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    os.close(slave)
+        k.fs.dup2(slave, fd)
+    k.fs.close(slave)
     k.set_controlling_tty(0)
 
 
@@ -166,26 +166,29 @@ def _reap_for(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) ->
     PID 1 of a namespace gets only the signals it has handlers for, and it
     inherits every orphan; a tiny init (like Docker's tini) handles both.
     """
-    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-    child = k.fork()
-    if child == 0:
-        os.close(ready_r)
+    fs = k.fs
+    ready_r, ready_w = fs.pipe2(os.O_CLOEXEC)
+
+    def command() -> None:
+        fs.close(ready_r)
         for sig in range(1, signal.NSIG):
             try:
                 signal.signal(sig, signal.SIG_DFL)
             except (OSError, ValueError):
                 pass
         become_exec(k, argv, env, ready_w)
-    os.close(ready_w)
+
+    child = k.fork(command)
+    fs.close(ready_w)
     failure = b""
-    while chunk := os.read(ready_r, 65536):
+    while chunk := fs.read(ready_r, 65536):
         failure += chunk
-    os.close(ready_r)
+    fs.close(ready_r)
     if failure:
-        os.write(error_fd, failure)
+        fs.write(error_fd, failure)
         _, status = k.waitpid(child)
-        os._exit(json.loads(failure)["code"])
-    os.close(error_fd)  # the command runs: tell the supervisor
+        fs._exit(json.loads(failure)["code"])
+    fs.close(error_fd)  # the command runs: tell the supervisor
 
     def forward(signum, _frame):
         try:
@@ -203,23 +206,33 @@ def _reap_for(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) ->
         try:
             pid, status = k.waitpid(-1)
         except ChildProcessError:
-            os._exit(0)
+            fs._exit(0)
         if pid == child:
             code = os.waitstatus_to_exitcode(status)
-            os._exit(128 - code if code < 0 else code)
+            fs._exit(128 - code if code < 0 else code)
 
 
 def become_exec(k: Kernel, argv: list[str], env: dict[str, str], error_fd: int) -> None:
     """Exec ``argv``; on failure report on ``error_fd`` and exit with Docker's code."""
-    _run_or_report(error_fd, lambda: _exec(k, argv, env))
+    _run_or_report(k, error_fd, lambda: _exec(k, argv, env))
 
 
-def _read(path: str) -> str:
+def _read(k: Kernel, path: str) -> str:
+    """A small text file of the container (``/etc/passwd``); "" when absent."""
+    fs = k.fs
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        fd = fs.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        data = b""
+        while chunk := fs.read(fd, 65536):
+            data += chunk
+        return data.decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        fs.close(fd)
 
 
 def _environment(items, ident: user.Identity, hostname: str | None, tty: bool) -> dict[str, str]:
@@ -239,12 +252,12 @@ def _environment(items, ident: user.Identity, hostname: str | None, tty: bool) -
 def _enter_workdir(k: Kernel, workdir: str, ident: user.Identity) -> None:
     # Resolved inside the new root, after every runtime descriptor is closed:
     # a -w like /proc/self/fd/N can then reach nothing of the host.
-    root = Root("/")
+    root = Root("/", k.fs)
     try:
         k.chdir(root.dir(split(workdir or "/")))
     finally:
         root.close()
-    if os.getcwd().startswith("(unreachable)"):
+    if k.fs.getcwd().startswith("(unreachable)"):
         raise MinidockerError(f"working directory {workdir} is outside the container")
 
 
@@ -255,7 +268,7 @@ def _exec(k: Kernel, argv: list[str], env: dict[str, str]) -> None:
         path = prog
     else:
         path = next((os.path.join(d or ".", prog) for d in env.get("PATH", DEFAULT_PATH).split(":")
-                     if _is_executable_file(os.path.join(d or ".", prog))), None)
+                     if _is_executable_file(k, os.path.join(d or ".", prog))), None)
         if path is None:
             raise ExecFailed(127, f'exec: "{prog}": executable file not found in $PATH')
     try:
@@ -268,9 +281,9 @@ def _exec(k: Kernel, argv: list[str], env: dict[str, str]) -> None:
         raise ExecFailed(126, f"exec {prog}: {e.strerror}") from None
 
 
-def _is_executable_file(path: str) -> bool:
+def _is_executable_file(k: Kernel, path: str) -> bool:
     try:
-        st = os.stat(path)
+        st = k.fs.stat(path)
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and st.st_mode & 0o111 != 0

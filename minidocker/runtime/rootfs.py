@@ -36,22 +36,23 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "
 def _target(root: Root, path: str, directory: bool = True) -> tuple[int, str]:
     """Create mount point ``path`` inside ``root`` (as a dir or an empty file);
     return an open descriptor of it and its ``/proc/self/fd`` name."""
+    fs = root.fs
     parts = split(path)
     if not parts:
-        return os.dup(root.fd), f"/proc/self/fd/{root.fd}"
+        return fs.dup(root.fd), f"/proc/self/fd/{root.fd}"
     parent = root.dir(parts[:-1])
     name = parts[-1]
     try:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        st = fs.stat(name, dir_fd=parent, follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
             raise MinidockerError(f"mount point {path} in the image is a symlink")
     except FileNotFoundError:
         if directory:
-            os.mkdir(name, 0o755, dir_fd=parent)
+            fs.mkdir(name, 0o755, dir_fd=parent)
         else:
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            fs.close(fs.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                              0o644, dir_fd=parent))
-    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    fd = fs.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
     return fd, f"/proc/self/fd/{fd}"
 
 
@@ -61,7 +62,7 @@ def _mount_in(k: Kernel, root: Root, path: str, source: str, fstype: str | None,
     try:
         k.mount(source, target, fstype, flags, data)
     finally:
-        os.close(fd)
+        root.fs.close(fd)
     if flags & MS_BIND and flags & MS_RDONLY:
         # A bind ignores MS_RDONLY until remounted; the old descriptor names the
         # directory under the new mount, so resolve the path again.
@@ -69,7 +70,7 @@ def _mount_in(k: Kernel, root: Root, path: str, source: str, fstype: str | None,
         try:
             k.mount("", target, None, flags | MS_REMOUNT, "")
         finally:
-            os.close(fd)
+            root.fs.close(fd)
 
 
 def _make_dev(k: Kernel, root: Root) -> None:
@@ -77,7 +78,7 @@ def _make_dev(k: Kernel, root: Root) -> None:
     dev = root.dir(("dev",))
     for name, major, minor in DEVICES:
         k.mknod(name, stat.S_IFCHR | 0o666, os.makedev(major, minor), dir_fd=dev)
-        os.chmod(name, 0o666, dir_fd=dev)  # mknod applies the umask
+        k.fs.chmod(name, 0o666, dir_fd=dev)  # mknod applies the umask
     for name, target in DEV_LINKS:
         k.symlink(target, name, dir_fd=dev)
     _mount_in(k, root, "/dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -92,15 +93,16 @@ def setup(k: Kernel, spec: ContainerSpec, rootfs: str, layers: list[Mount],
     """Build the container's view and ``pivot_root`` into it (in its mount namespace)."""
     k.mount("", "/", None, MS_REC | MS_PRIVATE)
     k.mount_all(layers, rootfs)
-    root = Root(rootfs)
+    root = Root(rootfs, k.fs)
     try:
         _mount_in(k, root, "/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         _make_dev(k, root)
         _mount_in(k, root, "/sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
         for b in spec.binds:
-            is_dir = os.path.isdir(b.source)
-            if not os.path.exists(b.source):
-                raise MinidockerError(f"bind source path does not exist: {b.source}")
+            try:
+                is_dir = stat.S_ISDIR(k.fs.stat(b.source).st_mode)
+            except OSError:
+                raise MinidockerError(f"bind source path does not exist: {b.source}") from None
             flags = MS_BIND | MS_REC | (MS_RDONLY if b.readonly else 0)
             _mount_in(k, root, b.target, b.source, None, flags, directory=is_dir)
         for target, host_file in etc_files.items():
@@ -116,7 +118,7 @@ def setup(k: Kernel, spec: ContainerSpec, rootfs: str, layers: list[Mount],
     for path in MASKED_PATHS:
         _mask(k, path)
     for path in READONLY_PATHS:
-        if os.path.exists(path):
+        if _exists(k, path):
             k.mount(path, path, None, MS_BIND | MS_REC)
             k.mount("", path, None, MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY | MS_NOSUID
                     | MS_NODEV | MS_NOEXEC)
@@ -124,9 +126,17 @@ def setup(k: Kernel, spec: ContainerSpec, rootfs: str, layers: list[Mount],
         k.mount("", "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
+def _exists(k: Kernel, path: str) -> bool:
+    try:
+        k.fs.stat(path)
+    except OSError:
+        return False
+    return True
+
+
 def _mask(k: Kernel, path: str) -> None:
     try:
-        st = os.stat(path, follow_symlinks=False)
+        st = k.fs.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):

@@ -136,16 +136,17 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
         k.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace
     else:
         k.setns(pid_namespace, CLONE_NEWPID)  # the next child joins the container's
-    pid = k.fork()
-    if pid == 0:
+    console_fd = console_child.fileno() if console_child else None
+
+    def child() -> None:
         try:
             for i, fd in enumerate(child_stdio):
-                os.dup2(fd, i)  # dup2 clears close-on-exec on the copy
-            os.close(err_r_pipe)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                k.fs.dup2(fd, i)  # dup2 clears close-on-exec on the copy
+            k.fs.close(err_r_pipe)
         finally:
-            child_main(err_w_pipe, console_child.detach() if console_child else None)
+            child_main(err_w_pipe, console_fd)
+
+    pid = k.fork(child)
     # Back to our own PID namespace for later children: a notebook or test
     # process that ran a container must still be able to fork.
     k.setns("/proc/self/ns/pid", CLONE_NEWPID)
