@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import pytest
 
 from layers import make_tar
 from minidocker import viz
+from minidocker.cli import main
 from minidocker.errors import MinidockerError, NotFound
 from minidocker.image import oci
 from minidocker.image.create import ingest_layer, write_image
@@ -406,3 +408,72 @@ def test_a_network_description_draws_bridge_veths_namespaces_and_ports():
 def test_a_wrong_network_description_is_named(broken, message):
     with pytest.raises(MinidockerError, match=message):
         viz.network_topology(broken)
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+def test_cli_prints_dot_or_writes_the_file_it_is_asked_for(app, tmp_path, capsys):
+    assert main(["viz", "layers", "app:1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digraph layers {") and "COPY app.js /app/app.js" in out
+    assert main(["viz", "sharing", "-o", str(tmp_path / "s.svg")]) == 0
+    assert "<svg" in (tmp_path / "s.svg").read_text() and capsys.readouterr().out == ""
+    description = tmp_path / "net.json"
+    description.write_text(json.dumps(TOPOLOGY))
+    assert main(["viz", "network", str(description), "-o", str(tmp_path / "n.dot")]) == 0
+    assert (tmp_path / "n.dot").read_text().startswith("digraph network {")
+
+
+@pytest.mark.root
+def test_cli_draws_the_last_build_or_a_saved_record(engine, context, state_root, tmp_path, capsys):
+    _build(engine, context, "seed:1")
+    assert main(["viz", "build", "--last"]) == 0
+    last = capsys.readouterr().out
+    assert last.startswith("digraph build {") and "5 cached" not in last and "first build" in last
+    saved = tmp_path / "record.json"
+    shutil.copy(state_root / "last-build.json", saved)
+    _build(engine, context, "seed:2")
+    assert main(["viz", "build", "--record", str(saved)]) == 0
+    assert capsys.readouterr().out == last
+    assert main(["viz", "build", "--timings"]) == 0
+    assert "5 cached" in capsys.readouterr().out
+    (tmp_path / "other.json").write_text('{"steps": 3}')
+    assert main(["viz", "build", "--record", str(tmp_path / "other.json")]) == 1
+    assert "is not a build record" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["viz", "layers", "nosuch"], 1, "minidocker: No such image: nosuch:latest"),
+    (["viz", "sharing", "nosuch"], 1, "minidocker: No such image or container: nosuch"),
+    (["viz", "cgroups", "nosuch"], 1, "minidocker: No such container: nosuch"),
+    (["viz", "build"], 1, "minidocker: no build recorded yet: run `minidocker build` first"),
+    (["viz", "layers", "busybox", "-o", "/nonexistent-dir/x.svg"], 1,
+     "minidocker: cannot write /nonexistent-dir/x.svg: No such file or directory"),
+    (["viz", "layers", "busybox", "-o", "x.jpg"], 1, "minidocker: cannot tell the format of x.jpg"),
+    (["viz", "network", "/nonexistent.json"], 1, "minidocker: cannot read /nonexistent.json"),
+    (["viz", "pictures"], 125, "minidocker: argument KIND: invalid choice: 'pictures'"),
+])
+def test_cli_errors_exit_nonzero_with_one_line(busybox, args, code, message):
+    r = md(*args)
+    assert r.returncode == code, r.stderr
+    problems = [line for line in r.stderr.splitlines() if line.startswith("minidocker:")]
+    assert len(problems) == 1 and problems[0].startswith(message), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_without_dot_gives_one_line_and_the_dot_source(busybox, tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    r = md("viz", "layers", "busybox", "-o", str(tmp_path / "a.svg"),
+           env={**os.environ, "PATH": str(empty)})
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"minidocker: cannot render {tmp_path / 'a.svg'}: {MISSING_DOT}"]
+    assert r.stdout.startswith("digraph layers {") and not (tmp_path / "a.svg").exists()
+
+
+def test_viz_is_not_loaded_by_other_commands(state_root):
+    code = ("import sys; from minidocker.cli import main; main(['images', '-q']); "
+            "print('minidocker.viz' in sys.modules, 'graphviz' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip().splitlines()[-1] == "False False", r.stderr
