@@ -87,6 +87,14 @@ def test_the_layer_stack_lists_the_images_layers_in_order_with_sizes_and_created
     assert "app:1" in source and "3 layers" in source
 
 
+def test_commands_with_any_characters_are_drawn_literally(engine, busybox):
+    odd = 'RUN printf "<b>&amp;\\n" > /x && echo \'{"a": 1}\' \\\n  | tee <<EOF'
+    stacked(engine, "busybox", "odd:1", [(odd, {"x": b"x"}), ("LABEL x=<none>", None)])
+    diagram = viz.image_layers(engine, "odd:1")
+    svg = diagram.svg()  # dot accepts the source
+    assert "&lt;b&gt;&amp;amp;" in svg and "&lt;none&gt;" in svg
+
+
 def test_a_layer_unpacked_on_disk_says_so(engine, app):
     assert not any(e.unpacked for e in layer_viz.collect(engine, "app:1").layers)
     engine.unpack("app:1")

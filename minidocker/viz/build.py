@@ -34,14 +34,14 @@ def draw(data: BuildRecord, timings: bool = False) -> Diagram:
     title = f"build of {data.dockerfile}: {cached} cached, {ran} run"
     if data.error:
         title += f" — failed: {style.clip(data.error, 80)}"
-    g.attr(label=title, labelloc="t")
+    g.attr(label=style.text(title), labelloc="t")
     by_stage: dict[str, list[records.StepRecord]] = {}
     for step in data.steps:
         by_stage.setdefault(step.stage, []).append(step)
     stages = {name: [_id(s) for s in steps] for name, steps in by_stage.items()}
     for name, steps in by_stage.items():
         with g.subgraph(name=f"cluster_{style.node_id('stage', name)}") as c:
-            c.attr(label=f"stage {name}", style="rounded", color="#999999")
+            c.attr(label=style.text(f"stage {name}"), style="rounded", color="#999999")
             for step in steps:
                 c.node(_id(step), _label(step, timings))
     for name, ids in stages.items():

@@ -172,13 +172,14 @@ def _cpu_max(text: str) -> str:
 def draw(data: CgroupTree) -> Diagram:
     g = style.new_graph("cgroups", rankdir="TB")
     asked = ", ".join(f"{k} {v}" for k, v in data.configured)
-    g.attr(label=f"cgroups ({data.version}) of container {data.container_name or data.container_id[:12]}"
-                 f" ({data.status}): {asked}", labelloc="t")
+    g.attr(label=style.text(f"cgroups ({data.version}) of container "
+                            f"{data.container_name or data.container_id[:12]} ({data.status}): {asked}"),
+           labelloc="t")
     for h in data.hierarchies:
         cluster = f"cluster_{h.controller or 'unified'}"
         with g.subgraph(name=cluster) as c:
             title = f"{h.controller} hierarchy" if h.controller else "unified hierarchy (v2)"
-            c.attr(label=f"{title} at {h.mount}", style="rounded", color="#999999")
+            c.attr(label=style.text(f"{title} at {h.mount}"), style="rounded", color="#999999")
             for grp in h.groups:
                 mine = grp.role == CONTAINER and grp.path.endswith(data.container_id)
                 fill = style.MADE if mine else (style.CONTAINER if grp.role == CONTAINER else "white")

@@ -117,8 +117,9 @@ def _writable(engine, record) -> Writable:
 
 def draw(data: LayerStack) -> Diagram:
     g = style.new_graph("layers", rankdir="BT")
-    g.attr(label=f"{data.image} ({style.short(data.image_id)}): "
-                 f"{style.count(len(data.layers), 'layer')}, {style.size(data.size)}", labelloc="t")
+    g.attr(label=style.text(f"{data.image} ({style.short(data.image_id)}): "
+                            f"{style.count(len(data.layers), 'layer')}, {style.size(data.size)}"),
+           labelloc="t")
     ids = []
     with g.subgraph(name="cluster_image") as c:
         c.attr(label="image: read-only layers, shared", style="rounded", color="#6b8fb5")

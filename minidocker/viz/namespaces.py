@@ -218,7 +218,7 @@ def _inside(path: str, rootfs: str | None, pivoted: bool) -> str:
 
 def draw(data: Namespaces) -> Diagram:
     g = style.new_graph("namespaces", rankdir="LR")
-    g.attr(label=data.title, labelloc="t")
+    g.attr(label=style.text(data.title), labelloc="t")
     with g.subgraph(name="cluster_host") as host:
         host.attr(label="host", style="rounded", color="#999999", bgcolor=style.HOST)
         for p in data.processes:
@@ -227,8 +227,8 @@ def draw(data: Namespaces) -> Diagram:
         _mount_table(host, "host", data.host_mounts, data.host_mounts_total)
         with host.subgraph(name="cluster_container") as c:
             shows = ", ".join(data.new_namespaces) or "unknown"
-            c.attr(label=f"container — its own namespaces: {shows}"
-                         + (f"; hostname {data.hostname}" if data.hostname else ""),
+            c.attr(label=style.text(f"container — its own namespaces: {shows}"
+                                    + (f"; hostname {data.hostname}" if data.hostname else "")),
                    style="rounded", color="#c07a30", bgcolor=style.CONTAINER)
             for p in data.processes:
                 if p.in_container:

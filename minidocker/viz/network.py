@@ -130,7 +130,7 @@ def draw(data: Topology) -> Diagram:
                                                ["published port"], fill=style.REUSED))
     for n in data.namespaces:
         with g.subgraph(name=f"cluster_{style.node_id('ns', n.name)}") as c:
-            c.attr(label=f"network namespace of {n.name}", style="rounded", color="#c07a30",
+            c.attr(label=style.text(f"network namespace of {n.name}"), style="rounded", color="#c07a30",
                    bgcolor=style.CONTAINER)
             for name in n.interfaces:
                 c.node(style.node_id("if", f"{n.name}/{name}"), style.table(name, [], fill="white"))
@@ -145,7 +145,7 @@ def draw(data: Topology) -> Diagram:
         target = next((v for v in data.veths if v.namespace == p.namespace), None)
         to = _end_id(target) if target else style.node_id("if", f"{p.namespace}/lo")
         where = (target.address.split("/")[0] if target and target.address else p.namespace)
-        g.edge(_port_id(p), to, label=f"DNAT → {where}:{p.container_port}", style="dashed")
+        g.edge(_port_id(p), to, label=style.text(f"DNAT → {where}:{p.container_port}"), style="dashed")
     return Diagram(g, data)
 
 

@@ -60,16 +60,15 @@ def clip(text: str, width: int = 60) -> str:
 
 
 def table(title: str, rows: list[str | tuple[str, str]], fill: str = "white",
-          dashed: bool = False, title_fill: str | None = None) -> str:
+          dashed: bool = False) -> str:
     """An HTML-like label: a bold title row, then one row per item.
 
     A row is a text, or (key, value) shown in two columns. Everything is
     escaped here, so user text (commands, paths) can hold any character.
     """
     style = ' STYLE="dashed"' if dashed else ""
-    head = f' BGCOLOR="{title_fill}"' if title_fill else ""
     out = [f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{fill}"{style}>',
-           f'<TR><TD COLSPAN="2" ALIGN="LEFT"{head}>{_wrap("B", title)}</TD></TR>']
+           f'<TR><TD COLSPAN="2" ALIGN="LEFT">{_wrap("B", title)}</TD></TR>']
     for row in rows:
         if isinstance(row, tuple):
             key, value = row
