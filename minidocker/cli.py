@@ -403,6 +403,82 @@ def cmd_top(a) -> int:
     return 0
 
 
+def cmd_viz(a) -> int:
+    try:
+        from . import viz
+    except ImportError as e:
+        raise MinidockerError(f"diagrams need the graphviz Python package ({e}): "
+                              "pip install graphviz") from None
+    if a.kind == "network":
+        diagram = viz.network_topology(_read_json(a.file))
+    elif a.kind == "build" and a.record:
+        from .build.record import BuildRecord
+        try:
+            record = BuildRecord.from_json(_read_json(a.record))
+        except (TypeError, KeyError, AttributeError, ValueError):
+            raise MinidockerError(f"{a.record} is not a build record (see last-build.json "
+                                  "under the state root)") from None
+        diagram = viz.build.draw(record, a.timings)
+    else:
+        engine = _engine()
+        diagram = {
+            "layers": lambda: viz.image_layers(engine, a.image, a.container),
+            "sharing": lambda: viz.shared_layers(engine, a.names),
+            "build": lambda: viz.build_steps(engine, a.timings),
+            "cgroups": lambda: viz.cgroup_tree(engine, a.container),
+            "namespaces": lambda: viz.host_and_container(engine, a.container),
+        }[a.kind]()
+    if not a.output:
+        sys.stdout.write(diagram.source)
+        return 0
+    try:
+        diagram.save(a.output)
+    except viz.RenderError as e:
+        sys.stdout.write(diagram.source)  # what cannot be drawn here can be drawn elsewhere
+        raise MinidockerError(f"cannot render {a.output}: {e}") from None
+    return 0
+
+
+def _read_json(path: str):
+    try:
+        if path == "-":
+            return json.load(sys.stdin)
+        with open(path, "rb") as f:
+            return json.load(f)
+    except OSError as e:
+        raise MinidockerError(f"cannot read {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise MinidockerError(f"{path} is not valid JSON: {e}") from None
+
+
+def _viz_args(p):
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", parser_class=_Parser)
+    kinds.required = True
+
+    def kind(name, help_):
+        k = kinds.add_parser(name, help=help_, description=help_ + ". Prints the DOT source, or "
+                             "renders it to -o FILE (.svg, .png, .pdf by suffix; .dot as source).")
+        k.add_argument("-o", "--output", metavar="FILE", help="write the diagram here (format from the suffix)")
+        k.set_defaults(func=cmd_viz)
+        return k
+    k = kind("layers", "an image's layer stack, bottom to top, with sizes, commands and cache status")
+    k.add_argument("image", metavar="IMAGE")
+    k.add_argument("--container", metavar="CONTAINER", help="also draw this container's writable layer")
+    k = kind("sharing", "images and containers, and the layers they share")
+    k.add_argument("names", nargs="*", metavar="IMAGE|CONTAINER", help="default: all of them")
+    k = kind("build", "the steps of a build: CACHED, or why not")
+    which = k.add_mutually_exclusive_group()
+    which.add_argument("--last", action="store_true", help="the last build under the state root (default)")
+    which.add_argument("--record", metavar="FILE", help="a saved build record (a copy of last-build.json)")
+    k.add_argument("--timings", action="store_true", help="show how long each step took")
+    k = kind("cgroups", "a container's cgroups in the tree, with limits and usage")
+    k.add_argument("container", metavar="CONTAINER")
+    k = kind("namespaces", "a running container's processes and mount table beside the host's")
+    k.add_argument("container", metavar="CONTAINER")
+    k = kind("network", "a network topology (bridge, veths, namespaces, ports) described in JSON")
+    k.add_argument("file", metavar="FILE.json", help="the description, or - for stdin")
+
+
 def _run_args(p, run: bool):
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
@@ -497,7 +573,7 @@ def _export_args(p):
 # Top-level commands, so `main` can build just the parser it needs.
 _COMMANDS = {"run", "create", "start", "stop", "kill", "wait", "rm", "ps", "logs", "top", "exec",
              "build", "daemon", "images", "history", "inspect", "tag", "rmi", "save", "load",
-             "import", "export", "image", "bootstrap", "system"}
+             "import", "export", "image", "bootstrap", "system", "viz"}
 
 
 class _Unused:
@@ -615,6 +691,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _import_args(image.add_parser("import", help="import a rootfs tarball"))
     prune = image.add_parser("prune", help="remove unused images")
     _prune_args(prune)
+
+    _viz_args(sub.add_parser("viz", help="draw images, builds, cgroups, namespaces or a network (Graphviz)",
+                             description="Diagrams of minidocker's state, as DOT source or "
+                                         "rendered with Graphviz's dot program."))
 
     boot = sub.add_parser("bootstrap", help="make a base image on this machine, without a registry")
     boot.add_argument("base", choices=["busybox", "debian"],

@@ -122,6 +122,20 @@ def test_a_build_arg_change_is_named_as_the_reason(ctx):
     assert got[1:] == ["not cached: parent step rebuilt"] * 5
 
 
+def test_the_last_build_is_recorded_as_printed(ctx, engine, state_root):
+    from minidocker.build import record
+    context = ctx({"Dockerfile": SEED, "app.js": "v1\n"})
+    build(context)
+    ctx({"app.js": "v2\n"})
+    r = build(context, "-t", "seed:rec")
+    last = record.load(state_root)
+    assert [f"{s.status}: {s.reason}" if s.reason else s.status for s in last.steps[1:]] == \
+        [line.replace("not cached", "built") for line in steps(r.stderr)]
+    assert last.steps[0].instruction == "FROM busybox" and last.steps[0].status == "base"
+    assert last.steps[5].layer["digest"] == engine.image("seed:rec").manifest.layers[-1].digest
+    assert last.image_id == engine.image("seed:rec").id and last.tags == ["seed:rec"]
+
+
 def test_no_cache_rebuilds_everything(ctx):
     context = ctx({"Dockerfile": SEED, "app.js": "v1\n"})
     build(context)

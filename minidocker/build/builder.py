@@ -33,6 +33,7 @@ from ..image.create import write_image
 from ..kernel.base import MNT_DETACH
 from ..format import now
 from . import dockerfile as df
+from . import record as records
 from .cache import BuildCache, Entry, step_key
 from .context import Context, ContextError
 
@@ -113,6 +114,7 @@ class Builder:
         self.refs = [reference.parse(t) for t in options.tags]
         self.step_no = 0
         self.used_args: set[str] = set()
+        self.record = records.BuildRecord(dockerfile="")
 
     @property
     def k(self):
@@ -157,7 +159,21 @@ class Builder:
 
     # -- the build ------------------------------------------------------------------
     def build(self) -> oci.Descriptor:
+        try:
+            manifest = self._build()
+        except BaseException as e:
+            self.record.error = str(e) or type(e).__name__
+            raise
+        finally:
+            try:
+                records.save(self.store.root, self.record)
+            except OSError:
+                pass  # the record only explains the build; never fail a build over it
+        return manifest
+
+    def _build(self) -> oci.Descriptor:
         text, self.path = self.context.read_dockerfile(self.options.dockerfile)
+        self.record.dockerfile = self.path
         parsed = df.parse(text, self.path)
         self.escape = parsed.escape
         stages, global_args = self._stages(parsed)
@@ -188,6 +204,7 @@ class Builder:
                 final.container["Labels"] = labels
             manifest = write_image(self.store, list(final.layers), cfg, self.refs)
         image = self.store.image(manifest)
+        self.record.image_id, self.record.tags = image.id, [r.familiar() for r in self.refs]
         tags = ", ".join(r.familiar() for r in self.refs)
         self.say(f"#{self.step_no + 1} writing image {image.id} done"
                  + (f"\n#{self.step_no + 1} naming to {tags} done" if tags else "")
@@ -228,6 +245,8 @@ class Builder:
         self.step_no += 1
         label = f"[{stage.name or stage.index} 1/{len(stage.instructions) + 1}]"
         self.say(f"#{self.step_no} {label} FROM {base}" + (f" AS {stage.name}" if stage.name else ""))
+        self._record(stage, label, f"FROM {base}" + (f" AS {stage.name}" if stage.name else ""),
+                     records.BASE)
         dep = self._stage_by_ref(stages, base, stage.index)
         if dep is not None:
             parent = built[dep.index]
@@ -250,7 +269,7 @@ class Builder:
         for n, ins in enumerate(instructions, start=2):
             self.step_no += 1
             label = f"[{stage.name or stage.index} {n}/{len(instructions) + 1}]"
-            self._step(state, ins, label, stages, built, global_args)
+            self._step(state, ins, label, stages, built, global_args, stage)
         return state
 
     def _parse_trigger(self, trigger: str, stage: Stage) -> df.Instruction:
@@ -271,7 +290,12 @@ class Builder:
         env.update(state.env())
         return env
 
-    def _step(self, state: State, ins: df.Instruction, label: str, stages, built, global_args) -> None:
+    def _record(self, stage: Stage, label: str, shown: str, status: str, **details) -> None:
+        self.record.steps.append(records.StepRecord(
+            self.step_no, stage.name or str(stage.index), label, shown, status, **details))
+
+    def _step(self, state: State, ins: df.Instruction, label: str, stages, built, global_args,
+              stage: Stage) -> None:
         env = self._expand_env(state)
         args = [df.expand(a, env, self.escape) for a in ins.args] \
             if ins.cmd in EXPANDED and not ins.json else list(ins.args)
@@ -306,6 +330,7 @@ class Builder:
             self._apply_result(state, entry.result)
             state.key, state.cached = key, True
             self.say(f"#{self.step_no} CACHED")
+            self._record(stage, label, _short(shown), records.CACHED, layer=_layer_of(entry.result))
             return
         reason = "--no-cache" if self.options.no_cache else self.cache.why_missed(
             state.key, state.cached, normalised, variables, files)
@@ -315,11 +340,16 @@ class Builder:
             result = self._execute(state, ins, args, flags, copy_plan, global_args)
         except (MinidockerError, OSError) as e:
             message = str(e) if isinstance(e, MinidockerError) else (e.strerror or str(e))
+            self._record(stage, label, _short(shown), records.FAILED, reason=reason,
+                         seconds=round(time.monotonic() - started, 3), error=message)
             raise self._fail(ins, f"{ins.cmd} failed: {message}") from None
         self._apply_result(state, result)
         self.cache.put(Entry(key, state.key, normalised, variables, files, result, now()))
         state.key, state.cached = key, False
-        self.say(f"#{self.step_no} DONE {time.monotonic() - started:.2f}s")
+        took = time.monotonic() - started
+        self.say(f"#{self.step_no} DONE {took:.2f}s")
+        self._record(stage, label, _short(shown), records.BUILT, reason=reason,
+                     layer=_layer_of(result), seconds=round(took, 3))
 
     def _result_usable(self, entry: Entry) -> bool:
         layer = entry.result.get("layer")
@@ -660,6 +690,11 @@ class Builder:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+def _layer_of(result: dict) -> dict | None:
+    layer = result.get("layer")
+    return {"digest": layer["digest"], "size": layer["size"]} if layer else None
+
 
 def _short(text: str, width: int = 100) -> str:
     text = " ".join(text.split())
