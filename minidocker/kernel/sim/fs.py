@@ -33,6 +33,22 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path)
 
 
+def _read_real(path: str, offset: int, size: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+
+
+def _write_real(path: str, offset: int, data: bytes) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
 def _err(code: int, name: str = "") -> OSError:
     return OSError(code, os.strerror(code), name) if name else OSError(code, os.strerror(code))
 
@@ -124,16 +140,10 @@ class HostFS(FS):
         return sorted(os.listdir(key))
 
     def read(self, key, offset, size):
-        with open(key, "rb") as f:
-            f.seek(offset)
-            return f.read(size)
+        return _read_real(key, offset, size)
 
     def write(self, key, offset, data):
-        fd = os.open(key, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            return os.pwrite(fd, data, offset)
-        finally:
-            os.close(fd)
+        return _write_real(key, offset, data)
 
     def truncate(self, key, size):
         os.truncate(key, size)
@@ -434,9 +444,7 @@ class OverlayFS(FS):
         top = self._top(key)
         if os.path.isdir(top):
             raise _err(errno.EISDIR)
-        with open(top, "rb") as f:
-            f.seek(offset)
-            return f.read(size)
+        return _read_real(top, offset, size)
 
     # -- changes: everything lands in the upper layer ----------------------------------
     def _writable(self) -> str:
@@ -471,12 +479,7 @@ class OverlayFS(FS):
         return dest
 
     def write(self, key, offset, data):
-        path = self._copy_up(key)
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            return os.pwrite(fd, data, offset)
-        finally:
-            os.close(fd)
+        return _write_real(self._copy_up(key), offset, data)
 
     def truncate(self, key, size):
         os.truncate(self._copy_up(key), size)
