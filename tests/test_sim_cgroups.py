@@ -50,8 +50,7 @@ class SimCgroupKernel(CgroupFS):
 
     def kill(self, pid, sig):
         assert sig == signal.SIGKILL
-        if pid not in self.tree._where:
-            raise ProcessLookupError(errno.ESRCH, "No such process")
+        self.tree.cgroup_of(pid)        # ProcessLookupError (ESRCH) for a pid that is gone
         self.tree.remove_process(pid)
 
 
@@ -278,7 +277,8 @@ def test_v2_manager_runs_unchanged_and_leaves_the_tree_as_it_was(tree):
 
     m.destroy()                                         # cgroup.kill takes 101, rmdir both levels
     assert not tree.exists(f"{M}/minidocker")
-    assert 101 not in tree._where
+    with pytest.raises(ProcessLookupError):
+        tree.cgroup_of(101)
     after = [e["path"] for e in tree.snapshot()], tree.read_file(f"{M}/cgroup.subtree_control")
     assert after == before
 
@@ -404,6 +404,21 @@ def test_memory_stays_charged_where_it_was_when_a_process_moves(tree):
     assert tree.read_file(f"{M}/b/memory.current") == "0\n"
 
 
+def test_charges_left_behind_in_a_removed_cgroup_move_to_its_parent(tree):
+    tree.make_dir(f"{M}/a")
+    tree.write_file(f"{M}/a/cgroup.subtree_control", "+memory")
+    tree.make_dir(f"{M}/a/old")
+    tree.add_process(100, "/a/old")
+    tree.charge_memory(100, 2 * MIB)
+    tree.write_file(f"{M}/cgroup.procs", "100")         # it leaves; its 2 MiB stay in /a/old
+    tree.remove_dir(f"{M}/a/old")                      # empty of processes, not of charges
+    assert tree.read_file(f"{M}/a/memory.current") == f"{2 * MIB}\n"
+    tree.uncharge_memory(100, 2 * MIB)
+    assert tree.read_file(f"{M}/a/memory.current") == "0\n"
+    with pytest.raises(ValueError):
+        tree.charge_memory(100, -1)
+
+
 def test_lowering_memory_max_below_usage_oom_kills_until_it_fits():
     killed = []
     t = CgroupTree(kill=lambda pid: (killed.append(pid), t.remove_process(pid)))
@@ -429,7 +444,8 @@ def test_with_pids_max_3_the_fourth_process_fails_with_eagain(tree):
     assert info.value.errno == errno.EAGAIN
     assert tree.read_file(f"{path}/pids.current") == "3\n"
     assert tree.read_file(f"{path}/pids.events") == "max 1\n"
-    assert 103 not in tree._where
+    with pytest.raises(ProcessLookupError):
+        tree.cgroup_of(103)
     tree.remove_process(102)
     tree.add_process(103, parent=100)                  # room again after an exit
 

@@ -635,6 +635,8 @@ class CgroupTree:
     def charge_memory(self, pid: int, nbytes: int) -> list[int]:
         """Charge ``nbytes`` for ``pid``: ``[]`` when charged, else charge nothing
         and return the pids the OOM killer picks (the caller kills them and retries)."""
+        if nbytes < 0:
+            raise ValueError("a charge is never negative; use uncharge_memory")
         memcg = self._proc_node(pid).effective("memory")
         for node in memcg.ancestry():
             if node.is_root:
@@ -654,6 +656,8 @@ class CgroupTree:
     def uncharge_memory(self, pid: int, nbytes: int) -> None:
         """``pid`` frees ``nbytes`` (at most what it holds): from its present
         cgroup's charge first, then from where it was charged before it moved."""
+        if nbytes < 0:
+            raise ValueError("cannot free a negative amount")
         memcg = self._proc_node(pid).effective("memory")
         ledger = self._charges[pid]
         for node in sorted(ledger, key=lambda n: n is not memcg):
@@ -733,6 +737,8 @@ class CgroupTree:
         Returns the wall-clock seconds it takes under the cgroups' ``cpu.max``."""
         node = self._proc_node(pid)
         usec = int(usec)
+        if usec < 0:
+            raise ValueError("CPU time is never negative")
         start = self._clock_us if now is None else round(now * 1_000_000)
         for counted in node.ancestry():
             counted.usage_usec += usec
