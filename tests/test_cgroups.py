@@ -135,8 +135,9 @@ def test_v2_no_internal_processes_rule_is_explained(fake_v2):
                 raise OSError(errno.EBUSY, "busy")
             super().write_file(path, data)
 
+    (root / "user.slice" / "cgroup.procs").write_text(f"{os.getpid()}\n4242\n")  # someone else too
     m = cgroups.manager(Busy(), "c4", layout)
-    with pytest.raises(MinidockerError, match="no-internal-processes"):
+    with pytest.raises(MinidockerError, match="other processes live in it .the no-internal-processes"):
         m.create(Resources(memory=64 << 20))
     assert not (root / "user.slice" / "minidocker").exists()
 

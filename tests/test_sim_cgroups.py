@@ -283,18 +283,37 @@ def test_v2_manager_runs_unchanged_and_leaves_the_tree_as_it_was(tree):
     assert after == before
 
 
-def test_v2_manager_in_a_session_cgroup_meets_the_no_internal_processes_rule(tree):
-    # The caller lives in /user.slice/session, so its own cgroup cannot delegate memory:
-    # exactly the EBUSY tests/test_cgroups.py fakes, explained the same way.
+def _session(tree):
     tree.make_dir(f"{M}/user.slice")
     tree.write_file(f"{M}/user.slice/cgroup.subtree_control", "+cpu +memory +pids")
     tree.make_dir(f"{M}/user.slice/session")
     tree.add_process(10, "/user.slice/session")
     layout = cgroups.parse_layout(MOUNTINFO_V2, tree.proc_cgroup(10))
     assert layout.caller[""] == "/user.slice/session"
+    return layout
+
+
+def test_v2_manager_alone_in_its_cgroup_moves_itself_to_a_leaf_and_delegates(tree):
+    # A delegated scope (systemd-run --scope -p Delegate=yes) holds only minidocker: the
+    # no-internal-processes rule is met by moving minidocker's own process, nothing else.
+    layout = _session(tree)
+    m = cgroups.manager(SimCgroupKernel(tree, 10), "c4", layout)
+    m.create(Resources(memory=64 * MIB))
+    session = f"{M}/user.slice/session"
+    assert tree.cgroup_of(10) == "/user.slice/session/minidocker/runtime"
+    assert tree.read_file(f"{session}/minidocker/c4/memory.max") == f"{64 * MIB}\n"
+    assert tree.procs("/user.slice/session") == []
+    m.destroy()
+    assert not tree.exists(f"{session}/minidocker/c4")
+    assert tree.cgroup_of(10) == "/user.slice/session/minidocker/runtime"
+
+
+def test_v2_manager_never_moves_other_processes_out_of_the_callers_cgroup(tree):
+    layout = _session(tree)
+    tree.add_process(11, "/user.slice/session")          # the user's shell, say
     before = tree.snapshot()
     m = cgroups.manager(SimCgroupKernel(tree, 10), "c4", layout)
-    with pytest.raises(MinidockerError, match="no-internal-processes"):
+    with pytest.raises(MinidockerError, match="other processes live in it .the no-internal-processes"):
         m.create(Resources(memory=64 * MIB))
     assert not tree.exists(f"{M}/user.slice/session/minidocker")
     assert tree.snapshot() == before

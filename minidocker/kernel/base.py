@@ -87,6 +87,10 @@ class Kernel(abc.ABC):
     #: simulated process's own descriptor table and mount namespace.
     fs = os
 
+    def getpid(self) -> int:
+        """getpid(2): the calling process, as the host's PID namespace numbers it."""
+        return os.getpid()
+
     @property
     @abc.abstractmethod
     def privileged(self) -> bool:

@@ -7,7 +7,14 @@ systemd's ``unified`` mount with no controllers, so limits go through v1).
 
 Every container gets its cgroup *below the caller's own* (read from
 ``/proc/self/cgroup``), in ``<caller>/minidocker/<id>``: minidocker never
-creates, limits or moves anything elsewhere. All access goes through the
+creates, limits or moves anything elsewhere. On v2 the caller's cgroup must
+hand its controllers down, which the kernel allows only while no process
+lives in it (the "no internal processes" rule; the root cgroup is exempt).
+When minidocker itself is the only process there — a
+``systemd-run --scope -p Delegate=yes`` scope, a delegated service — it
+moves itself into a leaf of its own, ``<caller>/minidocker/runtime``, as
+systemd asks of delegated services; when anything else lives there it
+stops with a message instead of moving what is not its own. All access goes through the
 ``Kernel`` (``make_dir``, ``write_file`` …), so tests can point a manager at a
 fake cgroupfs directory and the simulator can model it.
 
@@ -33,6 +40,7 @@ from .spec import CPU_PERIOD_US, Resources
 
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
+RUNTIME_LEAF = "runtime"   # <caller>/minidocker/runtime: where minidocker's own process moves on v2
 
 
 @dataclass(frozen=True)
@@ -261,15 +269,41 @@ class V2Manager(CgroupManager):
         todo = [c for c in wanted if c not in enabled]
         if not todo:
             return
+        control = f"{directory}/cgroup.subtree_control"
         try:
-            self.k.write_file(f"{directory}/cgroup.subtree_control", " ".join("+" + c for c in todo))
+            self.k.write_file(control, " ".join("+" + c for c in todo))
         except OSError as e:
-            if e.errno == errno.EBUSY:
-                raise MinidockerError(
-                    f"cgroup v2: cannot delegate controllers below {directory} because processes "
-                    "live in it (the no-internal-processes rule); start minidocker in a cgroup of "
-                    "its own, e.g. `systemd-run --scope -p Delegate=yes minidocker …`") from None
-            raise
+            if e.errno not in (errno.EBUSY, errno.EOPNOTSUPP):
+                raise
+            self._leave(directory)
+            try:
+                self.k.write_file(control, " ".join("+" + c for c in todo))
+            except OSError as again:
+                raise MinidockerError(f"cgroup v2: cannot delegate controllers below {directory}: "
+                                      f"{again.strerror or again}") from None
+
+    def _leave(self, directory: str) -> None:
+        """Move minidocker's own process out of ``directory`` into its runtime leaf,
+        so that ``directory`` may delegate controllers; refuse if others live there."""
+        me = self.k.getpid()
+        others = [p for p in self.k.read_file(f"{directory}/cgroup.procs").split() if int(p) != me]
+        if others:
+            raise MinidockerError(
+                f"cgroup v2: cannot delegate controllers below {directory}: other processes live "
+                f"in it (the no-internal-processes rule), and minidocker moves only itself; start "
+                "minidocker in a cgroup of its own, e.g. `systemd-run --scope -p Delegate=yes "
+                "minidocker …`")
+        if directory != self._base():
+            raise MinidockerError(f"cgroup v2: minidocker's own process is in {directory}, "
+                                  "where containers' cgroups are delegated; move it out first")
+        shared = os.path.join(directory, "minidocker")
+        leaf = os.path.join(shared, RUNTIME_LEAF)
+        for path in (shared, leaf):
+            try:
+                self.k.make_dir(path)
+            except FileExistsError:
+                pass
+        self.k.write_file(f"{leaf}/cgroup.procs", "0")
 
     def _prepare_parent(self, parent: str) -> None:
         self._enable(parent)  # again after a re-creation: a new cgroup delegates nothing

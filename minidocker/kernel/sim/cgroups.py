@@ -849,6 +849,9 @@ class CgroupFS:
         self.tree = tree
         self.pid = pid
 
+    def getpid(self) -> int:
+        return self.pid
+
     def read_file(self, path: str) -> str:
         return self.tree.read_file(path)
 
