@@ -106,6 +106,10 @@ class FS:
     def getxattr(self, key, name: str) -> bytes | None:
         return None
 
+    def touch(self, key, when: float) -> None:
+        """utime: set the modification time."""
+        raise _err(errno.EROFS)
+
     def setxattr(self, key, name: str, value: bytes) -> None:
         raise _err(errno.ENOTSUP)
 
@@ -188,6 +192,9 @@ class HostFS(FS):
 
     def chown(self, key, uid, gid):
         self.meta.chown(key, uid, gid)
+
+    def touch(self, key, when):
+        os.utime(key, (when, when), follow_symlinks=False)
 
     def getxattr(self, key, name):
         return self.meta.getxattr(key, name)
@@ -320,6 +327,9 @@ class MemFS(FS):
 
     def chown(self, key, uid, gid):
         key.uid, key.gid = uid, gid
+
+    def touch(self, key, when):
+        key.mtime = when
 
     def getxattr(self, key, name):
         return key.xattrs.get(name)
@@ -565,6 +575,9 @@ class OverlayFS(FS):
 
     def chown(self, key, uid, gid):
         self.meta.chown(self._copy_up(key), uid, gid)
+
+    def touch(self, key, when):
+        os.utime(self._copy_up(key), (when, when), follow_symlinks=False)
 
     def getxattr(self, key, name):
         return self.meta.getxattr(self._top(key), name)

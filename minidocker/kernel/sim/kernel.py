@@ -1,136 +1,723 @@
 """``SimKernel``: the ``Kernel`` interface answered by the simulator.
 
-This first part covers what the image and snapshot code asks of a kernel
-on the host side: ownership, device nodes (whiteouts) and privileged
-extended attributes on real files, kept by ``meta.Meta`` because the
-learner is not root; and mounts in the simulated host mount namespace
-(``mounts.py``), whose merged trees are read through ``view``.
-Processes, namespaces, cgroups and ``execve`` of simulated programs come
-with the process table; until then those calls fail with ENOSYS.
+Each call does what Linux does, on simulated state: ``fork`` makes a
+process (a thread here) with copies of its parent's descriptors and the
+same namespaces; ``unshare`` gives it new ones; ``mount``, ``pivot_root``
+and ``umount`` change its mount namespace (``mounts.py``); ``execve`` runs a
+program of ``userland/`` in it; the cgroup files are a model of cgroup v2
+(``cgroups.py``); ``/proc`` is generated (``procfs.py``).
+
+What needs root on real files — owners, device nodes such as whiteouts,
+``trusted.*`` attributes — is kept by ``meta.Meta``, so the simulated root
+needs no real root. The runtime's own process is a process here too (the
+"host"), with its real descriptors and the real filesystem as its root.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
+import re
+import signal
 import stat
+import threading
+import time
 
-from ..base import MNT_DETACH, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, Kernel
+from ..base import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
+                    CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SLAVE,
+                    Kernel)
+from .cgroups import CgroupFS, CgroupTree
+from .files import SIM_FD_BASE, UMASK, SimFiles
 from .fs import FS, HostFS, MemFS, OverlayFS
 from .meta import Meta, host_path
 from .mounts import Loc, MountEntry, MountNamespace
+from .process import (FdTable, Namespace, NetNamespace, OpenFile, PidNamespace, SimExit,
+                      SimProcess, UtsNamespace)
+from .procfs import ProcFS
 
-_MEMORY_FS = {"tmpfs": 0o755, "devpts": 0o755, "mqueue": 0o1777, "sysfs": 0o555}
+CGROUP_MOUNT = "/sys/fs/cgroup"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_MEMORY_FS = {"tmpfs": 0o755, "devpts": 0o755, "mqueue": 0o1777, "sysfs": 0o555, "shm": 0o1777}
+_FD_LINK = re.compile(r"^/proc/self/fd/(\d+)$")
+_NS_FILE = re.compile(r"^/proc/(self|\d+)/ns/(\w+)$")
+_PROC_FILE = re.compile(r"^/proc/(self|\d+)/(\w+)$")
+_FATAL_BY_DEFAULT = {signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL, signal.SIGTERM,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM}
+
+
+def _err(code: int, what: str = "") -> OSError:
+    return OSError(code, os.strerror(code), what) if what else OSError(code, os.strerror(code))
 
 
 class SimKernel(Kernel):
     name = "sim"
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock=None) -> None:
         self.meta = Meta()
+        self.fs = SimFiles(self)
+        self.clock = clock or time.monotonic
+        self.cgroups = CgroupTree(CGROUP_MOUNT, kill=lambda pid: self._signal(pid, signal.SIGKILL))
+        self.processes: dict[int, SimProcess] = {}
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._next_pid = itertools.count(7000)
+        self.root_pid_ns = PidNamespace("pid")
         host = HostFS("/", self.meta)
         self.host_ns = MountNamespace(MountEntry(host, host.root(), source="/dev/root"))
-        self.root = Loc(self.host_ns.root, host.root())
+        root = Loc(self.host_ns.root, host.root())
+        self._host_template = dict(mnt=self.host_ns, root=root, cwd=root, pid_ns=self.root_pid_ns,
+                                   uts=UtsNamespace("uts", hostname=os.uname().nodename),
+                                   ipc=Namespace("ipc"), net=NetNamespace("net"),
+                                   cgroup_ns=Namespace("cgroup"))
+        self._net_host = self._host_template["net"]
+        self._net_host.interfaces["lo"]["up"] = True
 
     @property
     def privileged(self) -> bool:
-        return True  # the simulated process is root: ownership and whiteouts are recorded
+        return True  # the simulated process is root: owners and whiteouts are recorded
 
-    # -- root-only metadata on real files -------------------------------------------
+    # -- processes ------------------------------------------------------------------------
+    def current(self) -> SimProcess:
+        """The calling thread's process; the runtime's own (host) process otherwise."""
+        p = getattr(self._local, "process", None)
+        if p is not None:
+            return p
+        pid = os.getpid()
+        with self._lock:
+            p = self.processes.get(pid)
+            if p is None or not p.host:
+                p = SimProcess(pid, os.getppid(), fds=FdTable(), host=True, argv=("minidocker",),
+                               **self._host_template)
+                p.numbers[self.root_pid_ns] = pid
+                self.processes[pid] = p
+                if not self.cgroups_has(pid):
+                    self.cgroups.add_process(pid)
+        return p
+
+    def getpid(self) -> int:
+        p = self.current()
+        return p.pid_in(p.pid_ns)
+
+    def cgroups_has(self, pid: int) -> bool:
+        try:
+            self.cgroups.cgroup_of(pid)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def _find(self, pid: int, seen_from: SimProcess) -> SimProcess | None:
+        ns = seen_from.pid_ns
+        for p in self.processes.values():
+            if p.pid_in(ns) == pid:
+                return p
+        return None
+
+    def pid_chain(self, p: SimProcess, from_ns: PidNamespace) -> list[int]:
+        """NSpid: the process's numbers from ``from_ns`` down to its own namespace."""
+        out, ns = [], p.pid_ns
+        while ns is not None:
+            out.append(p.pid_in(ns))
+            if ns is from_ns:
+                break
+            ns = ns.parent
+        return list(reversed(out))
+
+    def ppid_in(self, p: SimProcess, ns: PidNamespace) -> int:
+        parent = self.processes.get(p.ppid)
+        return (parent.pid_in(ns) or 0) if parent is not None else 0
+
+    def namespace_of(self, p: SimProcess, kind: str) -> Namespace:
+        return {"pid": p.pid_ns, "uts": p.uts, "ipc": p.ipc, "net": p.net, "cgroup": p.cgroup_ns,
+                "mnt": _MountNsId.of(p.mnt)}[kind]
+
+    def _new_child(self, parent: SimProcess) -> SimProcess:
+        """fork(2)'s copy of ``parent``: numbered in each PID namespace up to the root,
+        charged to its parent's cgroup (which may refuse: pids.max)."""
+        ns = parent.children_ns or parent.pid_ns
+        with self._lock:
+            pid = next(self._next_pid)
+            while pid in self.processes or pid == os.getpid():
+                pid = next(self._next_pid)
+            try:
+                self.cgroups.add_process(pid, parent=parent.pid)
+            except BlockingIOError:
+                raise _err(errno.EAGAIN, "fork") from None
+            proc = SimProcess(pid, parent.pid, parent.mnt, parent.root, parent.cwd, ns, parent.uts,
+                              parent.ipc, parent.net, parent.cgroup_ns, self._fork_fds(parent),
+                              uid=parent.uid, gid=parent.gid, groups=parent.groups,
+                              capabilities=parent.capabilities, sid=parent.sid, argv=parent.argv,
+                              environ=dict(parent.environ))
+            level = ns
+            while level is not None:
+                if level is self.root_pid_ns:
+                    proc.numbers[level] = pid
+                else:
+                    proc.numbers[level] = level.next_pid
+                    level.next_pid += 1
+                level = level.parent
+            self.processes[pid] = proc
+        return proc
+
+    def fork(self, child) -> int:
+        parent = self.current()
+        proc = self._new_child(parent)
+        proc.thread = threading.Thread(target=self._run, args=(proc, child), daemon=True,
+                                       name=f"sim-pid-{proc.pid}")
+        proc.thread.start()
+        return proc.pid_in(parent.pid_ns)
+
+    def run_child(self, parent: SimProcess, argv: list[str], env: dict[str, str], streams) -> int:
+        """fork + execve + wait, in the calling thread (a shell running a command)."""
+        from .exec import run_program
+        from .userland import not_found
+        stdin, stdout, stderr = streams
+        if not argv:
+            return 0
+        try:
+            child = self._new_child(parent)
+        except OSError as e:
+            stderr.write(f"sh: can't fork: {e.strerror}\n".encode())
+            return 2 << 8
+        previous = getattr(self._local, "process", None)
+        self._local.process = child
+        status = 127 << 8
+        try:
+            child.environ = env
+            path = self._find_program(argv[0], env)
+            if path is None:
+                stderr.write((not_found(argv[0]) + "\n").encode())
+            else:
+                loc = self.lookup(path)
+                st = loc.fs.stat(loc.key)
+                if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+                    stderr.write(f"sim: permission denied: {argv[0]}\n".encode())
+                    status = 126 << 8
+                else:
+                    child.argv = tuple(argv)
+                    status = run_program(self, child, self.path_of(loc), loc.fs.read(loc.key, 0, 256),
+                                         list(argv), streams)
+        except SimExit as e:
+            status = e.status
+        finally:
+            self._local.process = previous
+        self._exit_process(child, status)
+        with self._lock:
+            self.processes.pop(child.pid, None)   # reaped by the waiting parent
+        return status
+
+    def _find_program(self, name: str, env: dict[str, str]) -> str | None:
+        """PATH lookup, as execvp does, in the calling process's filesystem."""
+        candidates = [name] if "/" in name else \
+            [f"{d or '.'}/{name}" for d in env.get("PATH", DEFAULT_PATH).split(":")]
+        for path in candidates:
+            try:
+                loc = self.lookup(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(loc.fs.stat(loc.key).st_mode):
+                return path
+        return None
+
+    def oom_kill(self, pid: int) -> None:
+        """The OOM killer's victim: killed, and its memory given back at once."""
+        p = self.processes.get(pid)
+        if p is None:
+            return
+        self._deliver(p, signal.SIGKILL)
+        if self.cgroups_has(pid):
+            self.cgroups.remove_process(pid)
+        p.rss = 0
+
+    def _fork_fds(self, parent: SimProcess) -> FdTable:
+        table = parent.fds.copy()
+        if parent.host:  # the child gets its own copies of the runtime's real descriptors
+            for name in _open_fds():
+                fd = int(name)
+                try:
+                    copy = os.dup(fd)
+                except OSError:
+                    continue
+                table.install(OpenFile(real=copy), not os.get_inheritable(fd), at=fd)
+        return table
+
+    def _run(self, proc: SimProcess, fn) -> None:
+        self._local.process = proc
+        status = 125 << 8
+        try:
+            fn()
+        except SimExit as e:
+            status = e.status
+        except BaseException:  # a bug in a simulated program: the process dies, the kernel lives
+            status = 125 << 8
+        self._exit_process(proc, status)
+
+    def _exit_process(self, proc: SimProcess, status: int) -> None:
+        proc.fds.close_all()
+        with self._lock:
+            if self.cgroups_has(proc.pid):
+                self.cgroups.remove_process(proc.pid)
+            if proc.pid_in(proc.pid_ns) == 1:  # the namespace's init: everyone else in it dies
+                for other in self.processes.values():
+                    if other is not proc and other.pid_in(proc.pid_ns) is not None \
+                            and other.status is None:
+                        self._deliver(other, signal.SIGKILL)
+            for other in self.processes.values():
+                if other.ppid == proc.pid and other is not proc:
+                    other.ppid = proc.ppid  # orphans: to the parent (no subreaper model)
+        with proc.done:
+            proc.state, proc.status = "Z", status
+            proc.done.notify_all()
+        parent = self.processes.get(proc.ppid)
+        if parent is not None:
+            with parent.done:
+                parent.done.notify_all()
+
+    def waitpid(self, pid, options=0):
+        me = self.current()
+        deadline_poll = bool(options & os.WNOHANG)
+        while True:
+            with self._lock:
+                kids = [p for p in self.processes.values() if p.ppid == me.pid and not p.host]
+                if pid != -1:
+                    kids = [p for p in kids if p.pid_in(me.pid_ns) == pid]
+                if not kids:
+                    raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
+                done = [p for p in kids if p.status is not None]
+                if done:
+                    p = done[0]
+                    del self.processes[p.pid]
+                    return p.pid_in(me.pid_ns), p.status
+            if deadline_poll:
+                return 0, 0
+            with me.done:
+                me.done.wait(0.05)
+
+    def process_alive(self, pid):
+        p = self.processes.get(pid)
+        if p is not None:
+            return p.status is None
+        if pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def kill(self, pid, sig):
+        me = self.current()
+        target = self._find(pid, me) if not me.host else self.processes.get(pid)
+        if target is None or target.host:
+            if me.host and target is None:
+                os.kill(pid, sig)  # a real process (a detached supervisor, say)
+                return
+            raise ProcessLookupError(errno.ESRCH, os.strerror(errno.ESRCH))
+        if target.status is not None:
+            return  # a zombie takes no more signals
+        if sig == 0:
+            return
+        init_of_own_ns = target.pid_in(target.pid_ns) == 1
+        if init_of_own_ns and sig != signal.SIGKILL and target.pid_ns is me.pid_ns:
+            return  # PID 1 gets only the signals it handles; simulated programs handle none
+        if init_of_own_ns and sig not in (signal.SIGKILL,) and sig not in _FATAL_BY_DEFAULT:
+            return
+        self._deliver(target, sig)
+
+    def _signal(self, pid: int, sig: int) -> None:
+        p = self.processes.get(pid)
+        if p is not None and p.status is None:
+            self._deliver(p, sig)
+
+    def _deliver(self, p: SimProcess, sig: int) -> None:
+        if sig in _FATAL_BY_DEFAULT:
+            p.pending.append(sig)
+            p.wake.set()
+
+    def check_signals(self, p: SimProcess | None = None) -> None:
+        """Called by simulated programs between steps: a fatal signal ends the process."""
+        p = p or self.current()
+        if p.pending:
+            sig = p.pending.pop(0)
+            raise SimExit(sig)
+
+    # -- namespaces ------------------------------------------------------------------------
+    def unshare(self, flags):
+        p = self.current()
+        if p.host and flags & ~CLONE_NEWPID:
+            raise _err(errno.EPERM, "the runtime's own process stays in the host's namespaces")
+        if flags & CLONE_NEWPID:
+            p.children_ns = (p.pid_ns).child()
+        if flags & CLONE_NEWNS:
+            ns, mapping = p.mnt.copy()
+            p.mnt = ns
+            p.root = Loc(mapping[p.root.mount.id], p.root.key)
+            p.cwd = Loc(mapping[p.cwd.mount.id], p.cwd.key)
+        if flags & CLONE_NEWUTS:
+            p.uts = UtsNamespace("uts", hostname=p.uts.hostname)
+        if flags & CLONE_NEWIPC:
+            p.ipc = Namespace("ipc")
+        if flags & CLONE_NEWNET:
+            p.net = NetNamespace("net")
+        if flags & CLONE_NEWCGROUP:
+            p.cgroup_ns = Namespace("cgroup")
+
+    def setns(self, path, nstype):
+        m = _NS_FILE.match(path)
+        if m is None:
+            raise _err(errno.EINVAL, path)
+        me = self.current()
+        who, kind = m.groups()
+        target = me if who == "self" else self._find(int(who), me) if not me.host \
+            else self.processes.get(int(who))
+        if target is None:
+            raise _err(errno.ENOENT, path)
+        if kind == "pid":
+            me.children_ns = None if target is me else target.pid_ns
+        elif kind == "mnt":
+            me.mnt, me.root, me.cwd = target.mnt, target.root, target.root
+        elif kind in ("uts", "ipc", "net"):
+            setattr(me, kind, getattr(target, kind))
+        elif kind == "cgroup":
+            me.cgroup_ns = target.cgroup_ns
+        else:
+            raise _err(errno.EINVAL, path)
+
+    def sethostname(self, name):
+        p = self.current()
+        if p.host:
+            raise _err(errno.EPERM, "the simulator does not rename the host")
+        p.uts.hostname = name
+
+    def setsid(self):
+        p = self.current()
+        p.sid = p.pid
+
+    def loopback_up(self):
+        self.current().net.interfaces["lo"]["up"] = True
+
+    def set_identity(self, uid, gid, groups):
+        p = self.current()
+        p.uid, p.gid, p.groups = uid, gid, tuple(groups)
+
+    def limit_capabilities(self, keep):
+        self.current().capabilities = frozenset(keep)
+
+    def close_fds(self, keep):
+        self.current().fds.close_all(tuple(keep))
+
+    def open_pty(self, ptmx):
+        raise _err(errno.ENOSYS, "terminals (-t) are not simulated yet")
+
+    def set_controlling_tty(self, fd):
+        raise _err(errno.ENOSYS, "terminals (-t) are not simulated yet")
+
+    # -- paths -------------------------------------------------------------------------------
+    def _fd_loc(self, fd: int) -> Loc:
+        p = self.current()
+        f, _ = p.fds.get(fd)
+        if f.loc is None:
+            raise _err(errno.ENOTDIR)
+        return f.loc
+
+    def _start(self, path: str, dir_fd: int | None) -> tuple[SimProcess, Loc]:
+        p = self.current()
+        if dir_fd is not None and not path.startswith("/"):
+            if p.host and dir_fd < SIM_FD_BASE:
+                real = os.readlink(f"/proc/self/fd/{dir_fd}")
+                return p, p.mnt.resolve(real, p.root, p.cwd, magic=self._magic)
+            return p, self._fd_loc(dir_fd)
+        if p.host:
+            return p, p.mnt.resolve(os.getcwd(), p.root, p.root, magic=self._magic)
+        return p, p.cwd
+
+    def _magic(self, loc: Loc):
+        fs = loc.fs
+        return fs.magic(loc.key) if isinstance(fs, ProcFS) else None
+
+    def lookup(self, path, dir_fd: int | None = None, *, follow: bool = True) -> Loc:
+        """Where ``path`` leads for the calling process (``/proc/self/fd/N`` included)."""
+        if isinstance(path, int):
+            return self._fd_loc(path)
+        m = _FD_LINK.match(path)
+        if m and not self.current().host or m and int(m.group(1)) >= SIM_FD_BASE:
+            return self._fd_loc(int(m.group(1)))
+        p, cwd = self._start(path, dir_fd)
+        return p.mnt.resolve(path, p.root, cwd, follow=follow, magic=self._magic)
+
+    def lookup_parent(self, path, dir_fd: int | None = None) -> tuple[Loc, str]:
+        p, cwd = self._start(path, dir_fd)
+        return p.mnt.resolve(path, p.root, cwd, parent=True, magic=self._magic)
+
+    def path_of(self, loc: Loc) -> str:
+        p = self.current()
+        return p.mnt.path_of(loc, p.root)
+
+    def check_writable(self, loc: Loc) -> None:
+        if loc.mount.readonly or loc.fs.readonly:
+            raise _err(errno.EROFS)
+
+    def chdir(self, path):
+        p = self.current()
+        loc = self.lookup(path)
+        if not stat.S_ISDIR(loc.fs.stat(loc.key).st_mode):
+            raise _err(errno.ENOTDIR, str(path))
+        if p.host:
+            raise _err(errno.EPERM, "the runtime's own process keeps its directory")
+        p.cwd = loc
+
+    # -- root-only metadata, on real files or in simulated filesystems -------------------
+    def _host_file(self, path, dir_fd=None) -> str | None:
+        """The real path when the caller is the host and the file is a real one."""
+        p = self.current()
+        if not p.host:
+            return None
+        if isinstance(path, int):
+            return host_path(path) if path < SIM_FD_BASE else None
+        if dir_fd is not None and dir_fd >= SIM_FD_BASE:
+            return None
+        real = host_path(path, dir_fd)
+        try:
+            parent, _ = self.lookup_parent(real)
+        except OSError:
+            return real
+        return real if isinstance(parent.fs, HostFS) else None
+
     def mknod(self, path, mode, device, *, dir_fd=None):
-        self.meta.make_device(host_path(path, dir_fd), mode, device)
+        real = self._host_file(path, dir_fd)
+        if real is not None:
+            return self.meta.make_device(real, mode, device)
+        parent, name = self.lookup_parent(path, dir_fd)
+        if parent.fs.lookup(parent.key, name) is not None:
+            raise _err(errno.EEXIST, path)
+        self.check_writable(parent)
+        parent.fs.create(parent.key, name, stat.S_IFMT(mode) | (stat.S_IMODE(mode) & ~UMASK),
+                         rdev=device)
+
+    def symlink(self, target, path, *, dir_fd=None):
+        real = self._host_file(path, dir_fd)
+        if real is not None:
+            return os.symlink(target, real)
+        parent, name = self.lookup_parent(path, dir_fd)
+        if parent.fs.lookup(parent.key, name) is not None:
+            raise _err(errno.EEXIST, path)
+        self.check_writable(parent)
+        parent.fs.create(parent.key, name, stat.S_IFLNK | 0o777, target=target)
 
     def chown(self, path, uid, gid, *, dir_fd=None, follow_symlinks=True):
-        real = host_path(path, dir_fd)
-        if follow_symlinks and not isinstance(path, int):
-            real = os.path.realpath(real)
-        self.meta.chown(real, uid, gid)
+        real = self._host_file(path, dir_fd)
+        if real is not None:
+            if follow_symlinks and not isinstance(path, int):
+                real = os.path.realpath(real)
+            return self.meta.chown(real, uid, gid)
+        loc = self.lookup(path, dir_fd, follow=follow_symlinks)
+        self.check_writable(loc)
+        loc.fs.chown(loc.key, uid, gid)
 
     def setxattr(self, path, name, value, *, follow_symlinks=True):
-        self.meta.setxattr(host_path(path), name, value)
+        real = self._host_file(path)
+        if real is not None:
+            return self.meta.setxattr(real, name, value)
+        loc = self.lookup(path, follow=follow_symlinks)
+        loc.fs.setxattr(loc.key, name, value)
 
     def getxattr(self, path, name, *, follow_symlinks=True):
-        return self.meta.getxattr(host_path(path), name)
+        real = self._host_file(path)
+        if real is not None:
+            return self.meta.getxattr(real, name)
+        loc = self.lookup(path, follow=follow_symlinks)
+        return loc.fs.getxattr(loc.key, name)
 
     def listxattr(self, path, *, follow_symlinks=True):
-        return self.meta.listxattr(host_path(path))
+        real = self._host_file(path)
+        if real is not None:
+            return self.meta.listxattr(real)
+        return []
 
-    # -- mounts in the host's namespace ----------------------------------------------
-    def _resolve(self, path: str) -> Loc:
-        return self.host_ns.resolve(path, self.root, self.root)
-
+    # -- mounts ----------------------------------------------------------------------------
     def _real_dir(self, path: str) -> str:
-        loc = self._resolve(path)
+        loc = self.lookup(path)
         if not isinstance(loc.fs, HostFS):
-            raise OSError(errno.EINVAL, "overlay layers must be real directories", path)
+            raise _err(errno.EINVAL, f"overlay layers must be real directories: {path}")
         return loc.key
 
     def mount(self, source, target, fstype, flags=0, data=""):
-        at = self._resolve(target)
-        if flags & MS_PRIVATE and not fstype:
+        p = self.current()
+        at = self.lookup(target)
+        if flags & (MS_PRIVATE | MS_SLAVE) and not fstype and not flags & MS_BIND:
             return  # propagation: the simulator never propagates mounts anyway
         if flags & MS_REMOUNT:
-            m = self.host_ns.mounted_on(at) or at.mount
+            m = p.mnt.mounted_on(at) or at.mount
             m.readonly = bool(flags & MS_RDONLY)
             return
         if flags & MS_BIND:
-            src = self._resolve(source)
-            entry = MountEntry(src.fs, src.key, source=source, readonly=bool(flags & MS_RDONLY))
+            src = self.lookup(source)
+            # (MS_REC would also copy what is mounted below the source; nothing the
+            # runtime binds has submounts, so a plain bind is what it gets)
+            entry = MountEntry(src.fs, src.key, source=source, readonly=bool(flags & MS_RDONLY),
+                               fstype=src.mount.fstype)
         elif fstype == "overlay":
             opts = dict(o.split("=", 1) for o in data.split(",") if "=" in o)
             if "lowerdir" not in opts:
-                raise OSError(errno.EINVAL, "overlay needs lowerdir", target)
-            lowers = [self._real_dir(p) for p in opts["lowerdir"].split(":")]
+                raise _err(errno.EINVAL, f"overlay needs lowerdir: {target}")
+            lowers = [self._real_dir(d) for d in opts["lowerdir"].split(":")]
             upper = self._real_dir(opts["upperdir"]) if "upperdir" in opts else None
             fs: FS = OverlayFS(lowers, upper, self.meta)
             entry = MountEntry(fs, fs.root(), source=source, options=tuple(data.split(",")),
                                readonly=upper is None)
+        elif fstype == "proc":
+            fs = ProcFS(self, p.pid_ns)
+            entry = MountEntry(fs, fs.root(), source="proc")
         elif fstype in _MEMORY_FS:
             fs = MemFS(fstype, _MEMORY_FS[fstype], readonly=bool(flags & MS_RDONLY))
             entry = MountEntry(fs, fs.root(), source=source, readonly=bool(flags & MS_RDONLY))
         else:
-            raise OSError(errno.ENODEV, f"the simulator has no {fstype!r} filesystem", target)
-        self.host_ns.attach(entry, at)
+            raise _err(errno.ENODEV, f"the simulator has no {fstype!r} filesystem")
+        entry.options = entry.options or tuple(o for o in (data or "").split(",") if o)
+        if not entry.fstype:
+            entry.fstype = fstype or entry.fs.fstype
+        p.mnt.attach(entry, at)
 
     def umount(self, target, flags=0):
-        at = self._resolve(target)
-        m = self.host_ns.mounted_on(at)
+        p = self.current()
+        at = self.lookup(target)
+        m = p.mnt.mounted_on(at)
         if m is None:
             if at.key != at.mount.root_key or at.mount.parent is None:
-                raise OSError(errno.EINVAL, "not a mount point", target)
+                raise _err(errno.EINVAL, f"not a mount point: {target}")
             m = at.mount
-        if not flags & MNT_DETACH and any(x.parent is m for x in self.host_ns.mounts):
-            raise OSError(errno.EBUSY, "target is busy", target)
-        self.host_ns.detach(m)
+        if not flags & MNT_DETACH and any(x.parent is m for x in p.mnt.mounts):
+            raise _err(errno.EBUSY, target)
+        p.mnt.detach(m)
+
+    def pivot_root(self, new_root, put_old):
+        p = self.current()
+        if p.host:
+            raise _err(errno.EPERM, "the runtime's own process keeps the host's root")
+        new = self.lookup(new_root)
+        if new.key != new.mount.root_key or new.mount is p.mnt.root:
+            raise _err(errno.EINVAL, "pivot_root: the new root must be a mount point")
+        old_root = p.mnt.root
+        put = self.lookup(put_old)
+        ns = p.mnt
+        new_m = new.mount
+        new_m.parent, new_m.where = None, None
+        old_root.parent, old_root.where = put.mount, put.key
+        ns.root = new_m
+        ns.mounts = _parents_first(ns.mounts, new_m)
+        new_loc = Loc(new_m, new_m.root_key)
+        for q in self.processes.values():
+            if q.mnt is ns and q.root.mount is old_root:
+                q.root = new_loc
+                if q.cwd.mount is old_root and q.cwd.key == old_root.root_key:
+                    q.cwd = new_loc
 
     def view(self, path: str) -> "View":
-        """The tree at ``path`` as the simulated host sees it (for reading merged mounts)."""
-        return View(self.host_ns, self._resolve(path))
+        """The tree at ``path`` as the calling process sees it (tests, notebooks)."""
+        return View(self, self.lookup(path))
 
-    # -- not simulated yet -----------------------------------------------------------
-    def _nosys(self, *args, **kwargs):
-        raise OSError(errno.ENOSYS, "not simulated yet: the simulator's process table comes next")
+    def mount_table(self, p: SimProcess, info: bool) -> str:
+        """/proc/PID/mounts or mountinfo of ``p``: its namespace, paths from its root."""
+        lines = []
+        for m in p.mnt.mounts:
+            where = p.mnt.path_of(Loc(m, m.root_key), p.root)
+            if where.startswith("(unreachable)"):
+                continue
+            fstype = m.fstype or m.fs.fstype
+            opts = ("ro" if m.readonly else "rw")
+            extra = ",".join(o for o in m.options if o not in ("ro", "rw")) if m.options else ""
+            if info:
+                parent = m.parent.id if m.parent else m.id
+                lines.append(f"{m.id} {parent} 0:{m.id} / {where} {opts} - {fstype} {m.source} "
+                             f"{opts}{',' + extra if extra else ''}")
+            else:
+                lines.append(f"{m.source} {where} {fstype} {opts}{',' + extra if extra else ''} 0 0")
+        if p.host and info:  # where the simulated cgroup v2 hierarchy is, for the runtime
+            lines.append(f"9000 {p.mnt.root.id} 0:9000 / {CGROUP_MOUNT} rw - cgroup2 cgroup2 rw")
+        return "\n".join(lines) + "\n"
 
-    process_alive = unshare = fork = execve = waitpid = kill = pivot_root = sethostname = _nosys
-    chdir = set_identity = limit_capabilities = close_fds = symlink = loopback_up = _nosys
-    setns = setsid = open_pty = set_controlling_tty = read_file = write_file = _nosys
-    make_dir = remove_dir = _nosys
+    # -- control files: cgroupfs and /proc ------------------------------------------------
+    def _cgroup_path(self, path: str) -> bool:
+        return path == CGROUP_MOUNT or path.startswith(CGROUP_MOUNT + "/")
+
+    def read_file(self, path):
+        p = self.current()
+        if self._cgroup_path(path):
+            return self.cgroups.read_file(path)
+        m = _PROC_FILE.match(path)
+        if m and p.host:
+            who, name = m.groups()
+            target = p if who == "self" else self.processes.get(int(who))
+            if target is None:
+                raise _err(errno.ENOENT, path)
+            if name == "cgroup":
+                return self.cgroups.proc_cgroup(target.pid)
+            if name in ("mountinfo", "mounts"):
+                return self.mount_table(target, info=name == "mountinfo")
+            return ProcFS(self, self.root_pid_ns).text((str(target.pid), name))
+        fd = self.fs.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = []
+            while chunk := self.fs.read(fd, 65536):
+                chunks.append(chunk)
+            return b"".join(chunks).decode()
+        finally:
+            self.fs.close(fd)
+
+    def write_file(self, path, data):
+        if self._cgroup_path(path):
+            return CgroupFS(self.cgroups, self.current().pid).write_file(path, data)
+        fd = self.fs.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            self.fs.write(fd, data.encode())
+        finally:
+            self.fs.close(fd)
+
+    def make_dir(self, path):
+        if self._cgroup_path(path):
+            return self.cgroups.make_dir(path)
+        self.fs.mkdir(path, 0o755)
+
+    def remove_dir(self, path):
+        if self._cgroup_path(path):
+            return self.cgroups.remove_dir(path)
+        self.fs.rmdir(path)
+
+    # -- execve ---------------------------------------------------------------------------------
+    def execve(self, path, argv, env):
+        from .exec import run_program
+        p = self.current()
+        if p.host:
+            raise _err(errno.EPERM, "the simulator does not replace the runtime's own process")
+        loc = self.lookup(path)
+        st = loc.fs.stat(loc.key)
+        if stat.S_ISDIR(st.st_mode) or not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+            raise _err(errno.EACCES, path)
+        head = loc.fs.read(loc.key, 0, 256)
+        p.fds.close_on_exec()
+        p.argv, p.environ = tuple(argv), dict(env)
+        raise SimExit(run_program(self, p, self.path_of(loc), head, list(argv)))
 
 
 class View:
-    """Path operations below one place of a mount namespace (relative paths only)."""
+    """Path operations below one place of the caller's tree (relative paths only)."""
 
-    def __init__(self, ns: MountNamespace, top: Loc):
-        self.ns, self.top = ns, top
+    def __init__(self, kernel: SimKernel, top: Loc):
+        self.k, self.top = kernel, top
+
+    def _ns(self) -> MountNamespace:
+        return self.k.current().mnt
 
     def _loc(self, path: str, follow: bool = True) -> Loc:
-        return self.ns.resolve(path, self.top, self.top, follow=follow) if path not in ("", ".") \
-            else self.ns.cross(self.top)
+        if path in ("", "."):
+            return self._ns().cross(self.top)
+        return self._ns().resolve(path, self.top, self.top, follow=follow)
 
     def _parent(self, path: str) -> tuple[Loc, str]:
-        loc, name = self.ns.resolve(path, self.top, self.top, parent=True)
-        if loc.mount.readonly or loc.fs.readonly:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        loc, name = self._ns().resolve(path, self.top, self.top, parent=True)
+        self.k.check_writable(loc)
         return loc, name
 
     def exists(self, path: str) -> bool:
@@ -151,7 +738,7 @@ class View:
     def read(self, path: str) -> bytes:
         loc = self._loc(path)
         if stat.S_ISDIR(loc.fs.stat(loc.key).st_mode):
-            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            raise _err(errno.EISDIR, path)
         return loc.fs.read(loc.key, 0, loc.fs.stat(loc.key).st_size)
 
     def write(self, path: str, data: bytes) -> None:
@@ -166,7 +753,7 @@ class View:
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         parent, name = self._parent(path)
         if parent.fs.lookup(parent.key, name) is not None:
-            raise OSError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+            raise _err(errno.EEXIST, path)
         parent.fs.create(parent.key, name, stat.S_IFDIR | mode)
 
     def unlink(self, path: str) -> None:
@@ -181,5 +768,40 @@ class View:
         sp, sn = self._parent(src)
         dp, dn = self._parent(dst)
         if sp.mount is not dp.mount:
-            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), src)
+            raise _err(errno.EXDEV, src)
         sp.fs.rename(sp.key, sn, dp.key, dn)
+
+
+class _MountNsId:
+    """A stable namespace inode for each mount namespace object (for /proc/PID/ns/mnt)."""
+
+    _ids: dict[int, Namespace] = {}
+
+    @classmethod
+    def of(cls, ns: MountNamespace) -> Namespace:
+        found = cls._ids.get(id(ns))
+        if found is None:
+            found = cls._ids[id(ns)] = Namespace("mnt")
+        return found
+
+
+def _parents_first(mounts: list[MountEntry], root: MountEntry) -> list[MountEntry]:
+    out, seen = [], set()
+    pending = [root]
+    while pending:
+        m = pending.pop(0)
+        if m.id in seen:
+            continue
+        seen.add(m.id)
+        out.append(m)
+        pending.extend(c for c in mounts if c.parent is m)
+    return out
+
+
+def _open_fds() -> list[str]:
+    for d in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return os.listdir(d)
+        except OSError:
+            continue
+    return []

@@ -42,6 +42,7 @@ class MountEntry:
     source: str = "none"
     options: tuple[str, ...] = ()
     readonly: bool = False
+    fstype: str = ""                # as /proc/mounts names it (a bind shows its source's)
     id: int = field(default_factory=lambda: next(_mount_ids))
 
 
@@ -69,7 +70,7 @@ class MountNamespace:
         mapping: dict[int, MountEntry] = {}
         for m in self.mounts:  # parents always come before their children
             new = MountEntry(m.fs, m.root_key, mapping[m.parent.id] if m.parent else None, m.where,
-                             m.source, m.options, m.readonly)
+                             m.source, m.options, m.readonly, m.fstype)
             mapping[m.id] = new
         ns = MountNamespace(mapping[self.root.id])
         ns.mounts = [mapping[m.id] for m in self.mounts]
