@@ -217,7 +217,7 @@ def read_input(sys: System, path: str) -> bytes:
 
 
 def human(n: float) -> str:
-    """Sizes as busybox's ``-h`` prints them: ``512``, ``4.0K``, ``1.2M``."""
+    """Sizes as busybox's ``-h`` prints them: ``512``, ``4.0K``, ``16.0K``, ``1.2M`` (one decimal)."""
     units = "KMGTPE"
     if n < 1024:
         return str(int(n))
@@ -225,7 +225,7 @@ def human(n: float) -> str:
     for unit in units:
         value /= 1024
         if value < 1024 or unit == units[-1]:
-            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+            return f"{value:.1f}{unit}"
     return str(n)
 
 

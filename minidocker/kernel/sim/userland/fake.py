@@ -123,7 +123,10 @@ class FakeKernel:
     # -- processes ------------------------------------------------------------------
     def system(self, argv=("sh",), *, cwd: str = "/", env: dict | None = None, stdin: bytes = b"",
                uid: int = 0, gid: int = 0, ppid: int = 0) -> FakeSystem:
-        """A new process (pid 1 first) with in-memory streams, not yet running anything."""
+        """A new process with in-memory streams, not yet running anything; with no process
+        alive it is a new container's first: pid 1."""
+        if not self.procs:
+            self._next_pid = 1
         pid = self._next_pid
         self._next_pid += 1
         self.procs[pid] = Proc(pid, ppid, uid, tuple(argv))
@@ -156,6 +159,10 @@ class FakeKernel:
 
     # -- files (tests set up a root through these) -------------------------------------
     def add_file(self, path: str, data: bytes | str = b"", mode: int = 0o644, uid: int = 0, gid: int = 0) -> Node:
+        """A file (its missing parent directories too)."""
+        parent = posixpath.dirname(path)
+        if parent not in ("", "/") and not self.exists(parent):
+            self.add_dir(parent)
         s = self._setup()
         try:
             s.write(path, data.encode() if isinstance(data, str) else data, mode=mode)

@@ -520,7 +520,7 @@ def _apt_install(sys, say, names: list[str], opts: dict) -> int:
         return 0
     extra = [p.name for p in todo if p.name not in wanted]
     if extra:
-        say("The following additional packages will be installed:\n" + _wrap(extra))
+        say("The following additional packages will be installed:\n" + _wrap(sorted(extra)))
     if not use_rec:
         skipped = sorted({r for p in todo for r in p.recommends if r not in installed and r not in {q.name for q in todo}})
         if skipped:
@@ -765,7 +765,7 @@ def apk(sys, argv: list[str]) -> int:
                 say("Executing ca-certificates-20240226-r0.trigger\n")
         _mkdirs(sys, "/lib/apk/db", [])
         old = _read_text(sys, "/lib/apk/db/installed").rstrip("\n")
-        text = "\n".join(([old] if old else []) + [s.rstrip("\n") for s in stanzas]) + "\n\n"
+        text = "\n\n".join(([old] if old else []) + [s.rstrip("\n") for s in stanzas]) + "\n\n"
         sys.write("/lib/apk/db/installed", enc(text))
         _mkdirs(sys, "/etc/apk", [])
         world = set(_read_text(sys, "/etc/apk/world").split()) | set(names)

@@ -393,9 +393,10 @@ def free(sys, argv: list[str]) -> int:
             return str(kb // 1024 // 1024)
         return str(kb)
 
-    out(sys, f"{'':14}{'total':>11}{'used':>12}{'free':>12}{'shared':>12}{'buff/cache':>12}{'available':>12}\n"
-             f"{'Mem:':<14}{f(total):>11}{f(used):>12}{f(free_kb):>12}{f(0):>12}{f(cache):>12}{f(free_kb + cache):>12}\n"
-             f"{'Swap:':<14}{f(0):>11}{f(0):>12}{f(0):>12}\n")
+    cols = (total, used, free_kb, 0, cache, free_kb + cache)
+    out(sys, " " * 7 + "".join(f"{h:>11}" for h in ("total", "used", "free", "shared", "buff/cache", "available"))
+        + "\nMem:   " + "".join(f"{f(v):>11}" for v in cols)
+        + "\nSwap:  " + "".join(f"{f(0):>11}" for _ in range(3)) + "\n")
     return 0
 
 

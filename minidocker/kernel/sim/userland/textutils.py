@@ -242,7 +242,7 @@ class _Test:
     def _int(self, text: str) -> int:
         t = text.strip()
         if not re.fullmatch(r"[-+]?\d+", t):
-            raise _TestError(f"invalid number '{text}'")
+            raise _TestError(f"{text}: bad number")
         return int(t)
 
     def binary(self, a: str, op: str, b: str) -> bool:
@@ -449,9 +449,10 @@ def _count_arg(argv: list[str]) -> list[str]:
     """head -5 / tail -5 / tail +5: the old forms become -n."""
     res = [argv[0]]
     for a in argv[1:]:
-        if re.fullmatch(r"-\d+", a):
+        after_option = res[-1] in ("-n", "-c")
+        if re.fullmatch(r"-\d+", a) and not after_option:
             res += ["-n", a[1:]]
-        elif re.fullmatch(r"\+\d+", a) and progname(argv) == "tail":
+        elif re.fullmatch(r"\+\d+", a) and progname(argv) == "tail" and not after_option:
             res += ["-n", a]
         else:
             res.append(a)
