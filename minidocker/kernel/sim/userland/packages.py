@@ -230,16 +230,16 @@ def _apk_path(path: str) -> str:
 
 
 def install_files(sys, pkg: Package, manager: str) -> list[str]:
-    """Write a package's files (directories as needed); the paths written, dirs included, in order."""
-    written: list[str] = []
+    """Write a package's files; the paths it owns in dpkg's order (each directory, created or
+    not, before what is in it)."""
+    owned: list[str] = []
     files = list(pkg.files)
     if manager == "apt":
         files.append((f"/usr/share/doc/{pkg.name}/copyright", 0, "copyright"))
     else:
         files = [(_apk_path(p), s, k) for p, s, k in files if not p.startswith("/usr/share/doc/")]
     for path, size, kind in files:
-        parent = posixpath.dirname(path)
-        _mkdirs(sys, parent, written)
+        _mkdirs(sys, posixpath.dirname(path), owned)
         if kind.startswith("link:"):
             try:
                 sys.unlink(path)
@@ -251,22 +251,27 @@ def install_files(sys, pkg: Package, manager: str) -> list[str]:
             mode = 0o755 if kind.startswith("bin:") else 0o644
             sys.write(path, data, mode=mode)
             sys.chmod(path, mode)
-        written.append(path)
-    return written
+        owned.append(path)
+    return owned
 
 
-def _mkdirs(sys, path: str, written: list[str]) -> None:
-    parts = [p for p in path.split("/") if p]
+def _mkdirs(sys, path: str, owned: list[str]) -> None:
     cur = ""
-    for p in parts:
+    for p in [p for p in path.split("/") if p]:
         cur += "/" + p
         try:
-            if st.S_ISDIR(sys.stat(cur).mode):
-                continue
+            exists = st.S_ISDIR(sys.stat(cur).mode)
         except FileNotFoundError:
-            pass
-        sys.mkdir(cur, 0o755)
-        written.append(cur)
+            exists = False
+        if not exists:
+            sys.mkdir(cur, 0o755)
+        if cur not in owned:
+            owned.append(cur)
+
+
+# directories a package may list but removing it never deletes
+SHARED_DIRS = frozenset(("/etc", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/share", "/usr/share/doc",
+                         "/usr/local", "/var", "/var/lib", "/var/www", "/bin", "/sbin", "/lib", LIBDIR))
 
 
 # -- sizes in apt's and apk's words --------------------------------------------------------
@@ -595,7 +600,7 @@ def _apt_remove(sys, say, names: list[str], opts: dict) -> int:
             try:
                 s = sys.stat(path, follow_symlinks=False)
                 if st.S_ISDIR(s.mode):
-                    if not sys.listdir(path):
+                    if path not in SHARED_DIRS and not sys.listdir(path):
                         sys.rmdir(path)
                 else:
                     sys.unlink(path)
