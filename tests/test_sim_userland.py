@@ -456,3 +456,88 @@ def test_sh_runs_a_script_file_with_arguments(k):
     r = k.exec(["sh", "/missing.sh"])
     assert r.status == 127
     assert r.err == "sh: can't open '/missing.sh': No such file or directory\n"
+
+
+# -- robustness ---------------------------------------------------------------------------------
+
+_FUZZ_TOKENS = ["echo", "ls", "cat", "x=1", "$x", "${x:-y}", "${", "}", "$(", ")", "(", "`", "'", '"', "\\",
+                "|", "||", "&&", ";", ";;", "&", ">", ">>", "<", "<<", "<<-", "2>&1", ">&-", "if", "then",
+                "else", "fi", "for", "in", "do", "done", "case", "esac", "{", "!", "f()", "$((", "))", "1+",
+                "*", "?", "[a-", "/etc/*", "~", "$@", "$#", "$?", "\n", "EOF", "set", "-e", "-u", "-x",
+                "shift", "eval", "return", "break", "continue", "exit", "trap", "read", "cd", "..", "/tmp",
+                "printf", "%d", "%s", "test", "[", "]", "-eq", "grep", "sed", "s/a/b/", "seq", "10", "sort",
+                "head", "-n", "wc", "-l", "tr", "a-z", "export", "unset", "local", "type", "command", "-v",
+                ".", "/dev/null", "nosuch", "sh", "-c", "$$", "${#x}", "${x#*}", "$((1/0))", "$((x+))",
+                "f", "=", "\t", "#", "\x00", "é", "\udcff"]
+
+
+def _fuzz_scripts(n: int, seed: int = 20240501) -> list[str]:
+    import random
+    rnd = random.Random(seed)
+    scripts = []
+    for i in range(n):
+        if i % 4 == 3:      # raw garbage: printable and control characters
+            scripts.append("".join(chr(rnd.choice([rnd.randint(32, 126), rnd.randint(0, 31), 0x2603]))
+                                   for _ in range(rnd.randint(1, 40))))
+        else:
+            scripts.append(" ".join(rnd.choice(_FUZZ_TOKENS) for _ in range(rnd.randint(1, 14))))
+    return scripts
+
+
+def test_no_input_makes_a_traceback_escape(k):
+    """200 random or garbled command strings: every one ends with a status and, at most,
+    messages — never a Python exception or an internal error."""
+    seen = set()
+    for script in _fuzz_scripts(200):
+        r = sh(k, script)
+        assert 0 <= r.status <= 255, script
+        assert "Traceback" not in r.err and "internal error" not in r.err, (script, r.err)
+        seen.add(r.status)
+    assert {0, 2} <= seen            # both successes and syntax errors were produced
+
+
+def test_deep_nesting_and_huge_words_are_refused_cleanly(k):
+    r = sh(k, "(" * 500 + "echo x" + ")" * 500)
+    assert r.status == 2 and "nesting too deep" in r.err
+    r = sh(k, "echo " + "$(" * 100 + "echo x" + ")" * 100)
+    assert r.status == 2 and "Traceback" not in r.err
+    r = sh(k, "echo $((" + "(" * 300 + "1" + ")" * 300 + "))")
+    assert "Traceback" not in r.err
+    assert out(k, "x=" + "a" * 100_000 + "; echo ${#x}") == "100000\n"
+
+
+class _Tty:
+    """A terminal's end of a stream: what ``docker run -it`` gives a container."""
+
+    def __init__(self, data: bytes = b""):
+        import io
+        self.buf = io.BytesIO(data)
+
+    def __getattr__(self, name):
+        return getattr(self.buf, name)
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_sh_prompts_and_ls_prints_columns(k):
+    proc = k.system(["sh"], cwd="/")
+    proc.stdin = _Tty(b"ls /\ncd /root\necho $((6*7))\nnosuch_thing\nexit\n")
+    proc.stdout, proc.stderr = _Tty(), _Tty()
+    status = proc.exec_self(["sh"])
+    assert status == 127                      # exit without a number: the last command's status
+    err = proc.stderr.getvalue().decode()
+    assert err.startswith("/ # / # ~ # ~ # sim: command not found: nosuch_thing")
+    assert err.endswith("~ # ")
+    assert proc.stdout.getvalue().decode() == (
+        "bin   dev   etc   home  lib   proc  root  sys   tmp   usr   var\n42\n")
+
+
+def test_programs_never_raise_into_the_kernel(k, monkeypatch):
+    from minidocker.kernel.sim.userland import coreutils
+    def broken(sys, argv):
+        raise ValueError("boom")
+    monkeypatch.setitem(userland.PROGRAMS, "ls", userland._guarded("ls", broken))
+    r = sh(k, "ls; echo $?")
+    assert r.out == "1\n" and r.err == "ls: internal error: ValueError: boom\n"
+    assert coreutils.ls is not None

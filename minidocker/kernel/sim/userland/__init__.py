@@ -20,16 +20,40 @@ How the kernel runs a file (as ``execve`` does):
 
 from __future__ import annotations
 
+import functools
 import posixpath
 
 from .applets import APPLETS, EXTRA, busybox
+from .common import err, strerror
 from .packages import PACKAGE_PROGRAMS
+
+
+def _guarded(name: str, main):
+    """``main`` that never lets a Python exception out: an unexpected OSError becomes busybox's
+    ``PROG: MESSAGE`` and status 1, anything else an ``internal error`` line. ``Killed`` passes
+    (it is how the kernel ends a program)."""
+    @functools.wraps(main)
+    def run(sys, argv):
+        try:
+            return main(sys, argv)
+        except RecursionError:
+            err(sys, name, "recursion too deep")
+            return 2
+        except OSError as e:
+            err(sys, name, strerror(e))
+            return 1
+        except Exception as e:
+            err(sys, name, f"internal error: {type(e).__name__}: {e}")
+            return 1
+    return run
+
 
 PROGRAMS: dict = {}
 PROGRAMS.update(APPLETS)
 PROGRAMS["busybox"] = busybox
 PROGRAMS.update(EXTRA)
 PROGRAMS.update(PACKAGE_PROGRAMS)
+PROGRAMS = {name: _guarded(name, main) for name, main in PROGRAMS.items()}
 
 COMMANDS: list[str] = sorted(PROGRAMS)
 SIM_MARKER = b"#!minidocker-sim"

@@ -12,7 +12,7 @@ installed (a package, or a ``#!minidocker-sim NAME`` file).
 from __future__ import annotations
 
 from . import coreutils, procutils, textutils
-from .common import BUSYBOX_VERSION, out, progname
+from .common import BUSYBOX_VERSION, enc, out, progname
 
 APPLETS: dict = {}
 APPLETS.update(coreutils.APPLETS)
@@ -52,7 +52,7 @@ def busybox(sys, argv: list[str]) -> int:
     name = progname(args)
     main = APPLETS.get(name)
     if main is None:
-        sys.stderr.write(f"{name}: applet not found\n".encode())
+        sys.stderr.write(enc(f"{name}: applet not found\n"))
         return 127
     return main(sys, args)
 

@@ -551,7 +551,7 @@ class FakeSystem:
 
     @staticmethod
     def _fail(stream, text: str, status: int) -> int:
-        stream.write((text + "\n").encode())
+        stream.write((text + "\n").encode("utf-8", "surrogateescape"))
         return status
 
     def kill(self, pid: int, signal: int) -> None:
