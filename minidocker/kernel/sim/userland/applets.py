@@ -34,7 +34,6 @@ APPLETS["ash"] = _shell
 def busybox(sys, argv: list[str]) -> int:
     """busybox [--list | APPLET [ARGS]...]"""
     args = argv[1:]
-    names = sorted(APPLETS) + ["busybox"]
     if not args or args[0] in ("--help", "-h"):
         out(sys, f"BusyBox v{BUSYBOX_VERSION} (simulated) multi-call binary.\n"
                  "BusyBox is copyrighted by many authors between 1998-2015.\n"

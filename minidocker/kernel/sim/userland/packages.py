@@ -35,7 +35,7 @@ import hashlib
 import posixpath
 import re
 import stat as st
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .common import UsageError, dec, enc, err, out, parse_opts, readline
 

@@ -630,7 +630,7 @@ def nslookup(sys, argv: list[str]) -> int:
     hosts = [a for a in argv[1:] if not a.startswith("-")]
     if not hosts:
         return usage(sys, "nslookup", UsageError("missing host"), "HOST [DNS_SERVER]")
-    out(sys, f";; connection timed out; no servers could be reached (network is simulated)\n")
+    out(sys, ";; connection timed out; no servers could be reached (network is simulated)\n")
     return 1
 
 

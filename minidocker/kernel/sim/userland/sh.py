@@ -569,8 +569,7 @@ class Shell:
         f = _Fields(None)
         self._parts(parts, f, join_at=True)
         f.end()
-        return " ".join("".join(t for t, _ in chunks) for chunks in f.fields) if len(f.fields) > 1 else \
-            ("".join(t for t, _ in f.fields[0]) if f.fields else "")
+        return " ".join("".join(t for t, _ in chunks) for chunks in f.fields)
 
     def expand_pattern(self, parts: list) -> list[tuple[str, bool]]:
         f = _Fields(None)
@@ -1138,7 +1137,7 @@ class Shell:
             raise _RedirError() from None
 
     # -- whole programs -----------------------------------------------------------------
-    def run_text(self, text: str, where: str | None = None) -> int:
+    def run_text(self, text: str) -> int:
         """Parse and run one complete command at a time, like ash reading a script."""
         parser = P.Parser(text)
         while True:

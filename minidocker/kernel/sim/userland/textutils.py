@@ -373,7 +373,7 @@ def _inputs(sys, prog: str, paths: list[str]):
         try:
             result.append((path, read_input(sys, path)))
         except IsADirectoryError:
-            err(sys, prog, f"read error: Is a directory")
+            err(sys, prog, "read error: Is a directory")
             status = 1
         except OSError as e:
             err(sys, prog, f"can't open '{path}': {strerror(e)}")
