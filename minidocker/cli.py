@@ -50,6 +50,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _engine(explain: bool = False):
     from .engine import Engine
+    from .kernel import choice
+    name, why = choice()
+    if why:
+        print(f"minidocker: using the simulated kernel ({why}); MINIDOCKER_KERNEL=linux|sim chooses",
+              file=sys.stderr)
     if not explain:
         engine = Engine()
         engine.progress = _progress

@@ -2,6 +2,8 @@
 
 The state root is ``$MINIDOCKER_ROOT`` when set, ``/var/lib/minidocker`` for
 root and ``~/.local/share/minidocker`` for anyone else (as DESIGN.md says).
+The simulated kernel keeps its own root beside it (``minidocker-sim``): its
+layers record ownership and whiteouts in its own way, so the two never mix.
 """
 
 import os
@@ -12,10 +14,12 @@ def state_root() -> Path:
     env = os.environ.get("MINIDOCKER_ROOT")
     if env:
         return Path(env).absolute()
+    from .kernel import choice
+    name = "minidocker-sim" if choice()[0] == "sim" else "minidocker"
     if os.geteuid() == 0:
-        return Path("/var/lib/minidocker")
+        return Path("/var/lib") / name
     data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return Path(data) / "minidocker"
+    return Path(data) / name
 
 
 def _size_env(name: str, default: int) -> int:

@@ -515,8 +515,8 @@ def test_without_root_run_says_it_needs_root(busybox, state_root):
     with pytest.raises(MinidockerError) as info:
         engine.create("busybox", ["true"])
     assert info.value.exit_code == 125
-    assert str(info.value).endswith("needs root; run minidocker as root (a simulated kernel "
-                                    "for unprivileged use is planned)")
+    assert str(info.value).endswith("needs root; run minidocker as root, or "
+                                    "MINIDOCKER_KERNEL=sim for the simulated kernel")
     assert engine.containers.all() == []
 
 

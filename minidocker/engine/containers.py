@@ -55,7 +55,7 @@ class ContainerVerbs:
                stdin: bool = False, auto_remove: bool = False, init: bool = False) -> Record:
         if not self.kernel.privileged:
             raise RunError("running containers on the real kernel needs root; run minidocker as "
-                           "root (a simulated kernel for unprivileged use is planned)")
+                           "root, or MINIDOCKER_KERNEL=sim for the simulated kernel")
         if name and (not set(name) <= _NAME_CHARS or not name[0].isalnum()):
             raise RunError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         resources = specs.Resources(

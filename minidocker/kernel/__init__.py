@@ -1,5 +1,10 @@
 """The boundary to the host: the only package that mounts, makes device nodes,
-sets extended attributes or changes ownership (see DESIGN.md)."""
+sets extended attributes or changes ownership (see DESIGN.md).
+
+``get_kernel`` picks the real Linux kernel where it can work (Linux, root,
+overlayfs) and the simulated one elsewhere; ``MINIDOCKER_KERNEL=linux|sim``
+decides instead.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,49 @@ import sys
 from ..errors import MinidockerError
 from .base import Kernel, Mount
 
-__all__ = ["Kernel", "Mount", "get_kernel"]
+__all__ = ["Kernel", "Mount", "get_kernel", "choice"]
 
 _default: Kernel | None = None
 
 
+def _linux_can_work() -> str | None:
+    """Why the real kernel cannot run containers here (None when it can)."""
+    if not sys.platform.startswith("linux"):
+        return f"this is {sys.platform}, not Linux"
+    if os.geteuid() != 0:
+        return "not root"
+    try:
+        with open("/proc/filesystems") as f:
+            if "overlay" not in f.read():
+                return "no overlayfs"
+    except OSError:
+        return "no /proc"
+    return None
+
+
+def choice() -> tuple[str, str | None]:
+    """(kernel name, why it was chosen automatically, or None when the user chose)."""
+    name = os.environ.get("MINIDOCKER_KERNEL", "")
+    if name in ("linux", "sim"):
+        return name, None
+    if name:
+        raise MinidockerError(f"unknown MINIDOCKER_KERNEL {name!r}: choose linux or sim")
+    why = _linux_can_work()
+    return ("sim", why) if why else ("linux", None)
+
+
 def get_kernel() -> Kernel:
-    """The kernel chosen by ``MINIDOCKER_KERNEL`` (``linux`` for now)."""
+    """The kernel ``choice`` names (one per process)."""
     global _default
     if _default is None:
-        choice = os.environ.get("MINIDOCKER_KERNEL", "linux")
-        if choice != "linux":
-            raise MinidockerError(f"unknown MINIDOCKER_KERNEL {choice!r}: only 'linux' is available")
-        if not sys.platform.startswith("linux"):
-            raise MinidockerError("the real kernel needs Linux; this is " + sys.platform)
-        from .linux import LinuxKernel
-        _default = LinuxKernel()
+        name, _ = choice()
+        if name == "sim":
+            from .sim.kernel import SimKernel
+            _default = SimKernel()
+        else:
+            if not sys.platform.startswith("linux"):
+                raise MinidockerError("the real kernel needs Linux; this is " + sys.platform
+                                      + " (MINIDOCKER_KERNEL=sim runs the simulated one)")
+            from .linux import LinuxKernel
+            _default = LinuxKernel()
     return _default

@@ -165,10 +165,17 @@ class TracingKernel(Kernel):
     def privileged(self) -> bool:
         return self.inner.privileged
 
+    @property
+    def fs(self):
+        return self.inner.fs  # descriptor plumbing is not traced: too many calls, too dull
+
+    def getpid(self) -> int:
+        return self.inner.getpid()
+
     def _call(self, op: str, *args, **kwargs):
         # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
         shown = tuple(_readable(a) for a in args) if op in ("mount", "umount") else args
-        event = Event(op, shown, os.getpid(), explain(op, shown))
+        event = Event(op, shown, self.inner.getpid(), explain(op, shown))
         self._counts[op] = self._counts.get(op, 0) + 1
         self.events.append(event)
         try:
@@ -215,7 +222,7 @@ TracingKernel.__abstractmethods__ = frozenset()
 
 def printing_sink(fd: int) -> Callable[[Event], None]:
     """Write each explained event as one line to ``fd`` (skipping the QUIET ones)."""
-    origin = os.getpid()
+    origin = os.getpid()  # the runtime's own process (on either kernel)
 
     def sink(event: Event) -> None:
         if event.op in QUIET:

@@ -87,6 +87,8 @@ def _run_or_report(k: Kernel, error_fd: int, steps) -> None:
     code, message = 125, "unknown error"
     try:
         steps()
+    except SystemExit:
+        raise  # the process ends as asked (a simulated kernel's execve ends it this way)
     except ExecFailed as e:
         code, message = e.code, str(e)
     except MinidockerError as e:

@@ -22,6 +22,7 @@ import errno
 import itertools
 import os
 import stat
+import time
 
 from ..base import OVERLAY_OPAQUE_XATTR
 from .meta import Meta, SimStat
@@ -214,7 +215,7 @@ class Node:
         self.data = bytearray()
         self.children: dict[str, Node] | None = {} if stat.S_ISDIR(mode) else None
         self.ino = next(_inodes)
-        self.mtime = 0.0
+        self.mtime = time.time()
         self.xattrs: dict[str, bytes] = {}
         self.nlink = 2 if stat.S_ISDIR(mode) else 1
 

@@ -406,7 +406,7 @@ class SimKernel(Kernel):
         self.current().capabilities = frozenset(keep)
 
     def close_fds(self, keep):
-        self.current().fds.close_all(tuple(keep))
+        self.current().fds.close_all((0, 1, 2) + tuple(keep))  # stdio stays, as on Linux
 
     def open_pty(self, ptmx):
         raise _err(errno.ENOSYS, "terminals (-t) are not simulated yet")
@@ -571,7 +571,9 @@ class SimKernel(Kernel):
             fs = ProcFS(self, p.pid_ns)
             entry = MountEntry(fs, fs.root(), source="proc")
         elif fstype in _MEMORY_FS:
-            fs = MemFS(fstype, _MEMORY_FS[fstype], readonly=bool(flags & MS_RDONLY))
+            opts = dict(o.split("=", 1) for o in (data or "").split(",") if "=" in o)
+            mode = int(opts["mode"], 8) if opts.get("mode", "").isdigit() else _MEMORY_FS[fstype]
+            fs = MemFS(fstype, mode, readonly=bool(flags & MS_RDONLY))
             entry = MountEntry(fs, fs.root(), source=source, readonly=bool(flags & MS_RDONLY))
         else:
             raise _err(errno.ENODEV, f"the simulator has no {fstype!r} filesystem")

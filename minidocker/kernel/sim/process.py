@@ -27,8 +27,10 @@ from .mounts import Loc, MountNamespace
 _ns_inodes = itertools.count(4026532000)
 
 
-class SimExit(BaseException):
-    """Unwinds a simulated process's thread when it exits (``_exit`` or a fatal signal)."""
+class SimExit(SystemExit):
+    """Unwinds a simulated process's thread when it exits (``_exit``, the end of the
+    program ``execve`` ran, or a fatal signal). A ``SystemExit``: the process ends as
+    asked, which no code on the way may take for a failure."""
 
     def __init__(self, status: int):
         super().__init__(status)
