@@ -309,7 +309,7 @@ def write_layer(kernel: Kernel, src: str, out: BinaryIO, *,
             for name in sorted(os.listdir(path)):
                 full = os.path.join(path, name)
                 arc = f"{rel}{name}"
-                st = os.lstat(full)
+                st = kernel.lstat(full)  # the simulator keeps whiteouts and owners its own way
                 mode = st.st_mode
                 if stat.S_ISCHR(mode) and st.st_rdev == 0:
                     ti = _tarinfo(f"{rel}{WHITEOUT_PREFIX}{name}", st)

@@ -87,6 +87,11 @@ class Kernel(abc.ABC):
     #: simulated process's own descriptor table and mount namespace.
     fs = os
 
+    def lstat(self, path: str):
+        """lstat(2) of a host file, with what only root may set (owner, device
+        nodes such as whiteouts) as this kernel sees it."""
+        return os.lstat(path)
+
     def getpid(self) -> int:
         """getpid(2): the calling process, as the host's PID namespace numbers it."""
         return os.getpid()

@@ -172,6 +172,9 @@ class TracingKernel(Kernel):
     def getpid(self) -> int:
         return self.inner.getpid()
 
+    def lstat(self, path):
+        return self.inner.lstat(path)
+
     def _call(self, op: str, *args, **kwargs):
         # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
         shown = tuple(_readable(a) for a in args) if op in ("mount", "umount") else args

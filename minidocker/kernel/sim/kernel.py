@@ -485,6 +485,9 @@ class SimKernel(Kernel):
             return real
         return real if isinstance(parent.fs, HostFS) else None
 
+    def lstat(self, path):
+        return self.meta.stat(path)
+
     def mknod(self, path, mode, device, *, dir_fd=None):
         real = self._host_file(path, dir_fd)
         if real is not None:

@@ -1,0 +1,150 @@
+"""Containers on the simulated kernel: the real runtime, store and builder, no root needed.
+
+Each test runs the same code paths as the real runtime (``Engine`` →
+supervisor → ``become_container`` → ``execve``) against ``SimKernel``, and
+checks what a learner would observe.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from minidocker.engine import Engine
+from minidocker.errors import MinidockerError
+from minidocker.kernel.sim.kernel import SimKernel
+from minidocker.runtime.supervisor import Attach
+
+
+@pytest.fixture
+def sim(tmp_path):
+    engine = Engine(tmp_path / "state", kernel=SimKernel())
+    engine.bootstrap("busybox")
+    return engine
+
+
+def run(engine, *cmd, **options):
+    """Run a container attached to pipes; (exit code, stdout, stderr, record)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        record, code = engine.run("busybox", list(cmd), attach=Attach(None, out_w, err_w), **options)
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    with os.fdopen(out_r, "rb") as o, os.fdopen(err_r, "rb") as e:
+        return code, o.read().decode(), e.read().decode(), record
+
+
+def test_the_container_has_its_own_hostname_and_exit_code(sim):
+    code, out, _, record = run(sim, "sh", "-c", "hostname; exit 3")
+    assert code == 3
+    assert out == record.id[:12] + "\n"
+
+
+def test_the_first_process_is_pid_1_and_sees_only_its_namespace(sim):
+    code, out, _, _ = run(sim, "sh", "-c", "echo $$; ps")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "1"
+    pids = [line.split()[0] for line in lines[2:]]
+    assert pids[0] == "1" and "sh -c echo $$; ps" in lines[2]
+    assert len(pids) == 2  # sh and ps: nothing of the host
+
+
+def test_the_root_is_an_overlay_with_a_fresh_proc_and_a_small_dev(sim):
+    code, out, _, _ = run(sim, "sh", "-c", "cat /proc/self/mounts; ls /dev")
+    assert code == 0
+    mounts = [line.split() for line in out.splitlines() if " " in line]
+    assert mounts[0][1:3] == ["/", "overlay"]
+    assert ["proc", "/proc", "proc"] == mounts[1][:3]
+    for name in ("null", "zero", "random", "urandom", "tty", "pts", "shm"):
+        assert name in out.split()
+
+
+def test_docker_masks_sensitive_proc_files(sim):
+    code, out, _, _ = run(sim, "sh", "-c", "grep -c . /proc/kcore; cat /proc/mounts | grep -c /proc/kcore")
+    assert out.split()[-1] == "1"  # /dev/null is bound over /proc/kcore
+
+
+def test_writes_land_in_the_containers_own_layer_and_images_stay_untouched(sim):
+    code, _, _, record = run(sim, "sh", "-c", "echo changed > /etc/motd; rm /bin/true")
+    assert code == 0
+    upper = sim.snapshots.diff_dir(record.snapshot_key)
+    assert open(os.path.join(upper, "etc", "motd")).read() == "changed\n"
+    whiteout = sim.kernel.lstat(os.path.join(upper, "bin", "true"))
+    assert os.major(whiteout.st_rdev) == 0 and (whiteout.st_mode & 0o170000) == 0o020000
+    code, out, _, _ = run(sim, "sh", "-c", "ls /bin/true && cat /etc/motd")
+    assert code == 1 or "changed" not in out  # a fresh container sees the image as it was
+
+
+def test_an_unknown_program_exits_127_with_the_list_of_supported_commands(sim):
+    code, _, err, _ = run(sim, "sh", "-c", "frobnicate --now")
+    assert code == 127
+    assert "sim: command not found: frobnicate (supported:" in err
+
+
+def test_a_missing_executable_is_docker_s_127(sim):
+    with pytest.raises(MinidockerError) as info:
+        run(sim, "no-such-program")
+    assert info.value.exit_code == 127
+    assert "executable file not found" in str(info.value)
+
+
+def test_user_and_workdir_apply(sim):
+    code, out, _, _ = run(sim, "sh", "-c", "id -u; pwd", user="1000:1000", workdir="/tmp")
+    assert out.split() == ["1000", "/tmp"]
+
+
+def test_a_read_only_root_refuses_writes(sim):
+    code, _, err, _ = run(sim, "sh", "-c", "touch /x", read_only=True)
+    assert code == 1 and "Read-only file system" in err
+
+
+def test_a_memory_limit_ends_in_an_oom_kill(sim):
+    script = "printf '#!minidocker-sim memhog\\n' > /bin/memhog; chmod +x /bin/memhog; memhog 100M"
+    code, _, _, record = run(sim, "sh", "-c", script, memory="32m")
+    assert code == 137
+    assert sim.inspect_container(record.id)["State"]["OOMKilled"] is True
+
+
+def test_a_pids_limit_stops_a_process_tree(sim):
+    code, _, err, _ = run(sim, "sh", "-c", "sh -c 'sh -c \"sh -c true\"'", pids_limit=3)
+    assert code != 0 and "can't fork" in err
+
+
+def test_no_cgroup_or_process_is_left_after_the_container(sim):
+    run(sim, "sh", "-c", "true", auto_remove=True)
+    k = sim.kernel
+    assert not k.cgroups.exists("/sys/fs/cgroup/minidocker")   # the shared parent too, once empty
+    assert [p for p in k.processes.values() if not p.host] == []
+    assert sim.containers.all() == []
+
+
+def test_a_build_runs_its_steps_in_simulated_containers_and_caches_them(sim, tmp_path):
+    from minidocker.build.builder import BuildOptions
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN mkdir -p /app && echo hi > /app/greeting\n"
+                                    "RUN rm /bin/true\nCMD [\"cat\", \"/app/greeting\"]\n")
+    first = sim.build(str(ctx), BuildOptions(tags=["app:1"]), io.StringIO())
+    out = io.StringIO()
+    second = sim.build(str(ctx), BuildOptions(tags=["app:1"]), out)
+    assert first.id == second.id and out.getvalue().count("CACHED") == 3
+    layers = [tarfile.open(fileobj=sim.store.open_blob(d)).getnames() for d in second.manifest.layers]
+    assert "app/greeting" in layers[1]
+    assert layers[2] == ["bin", "bin/.wh.true"]       # the deletion became an OCI whiteout
+    code, out, _, _ = run_image(sim, "app:1")
+    assert (code, out) == (0, "hi\n")
+
+
+def run_image(engine, image):
+    r, w = os.pipe()
+    try:
+        _, code = engine.run(image, None, attach=Attach(None, w, w), auto_remove=True)
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        return code, f.read().decode(), "", None
