@@ -148,3 +148,25 @@ def run_image(engine, image):
         os.close(w)
     with os.fdopen(r, "rb") as f:
         return code, f.read().decode(), "", None
+
+
+def test_built_in_base_images_are_the_same_bytes_everywhere(tmp_path):
+    from minidocker.kernel.sim import images
+    a = Engine(tmp_path / "a", kernel=SimKernel()).bootstrap("busybox")
+    b = Engine(tmp_path / "b", kernel=SimKernel()).image("busybox")   # made on first use
+    assert a.id == b.id
+    assert images.layer("debian") == images.layer("debian")
+
+
+def test_the_seed_recipe_installs_packages_in_a_debian_look_alike(tmp_path):
+    engine = Engine(tmp_path / "state", kernel=SimKernel())
+    r, w = os.pipe()
+    try:
+        _, code = engine.run("debian:bookworm", ["sh", "-c", "apt-get update >/dev/null && "
+                                                 "apt-get install -y nodejs >/dev/null && node --version"],
+                             attach=Attach(None, w, w), auto_remove=True)
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read().decode()
+    assert code == 0 and out.startswith("v18.")

@@ -528,7 +528,7 @@ def test_on_a_terminal_sh_prompts_and_ls_prints_columns(k):
     assert err.startswith("/ # / # ~ # ~ # sim: command not found: nosuch_thing")
     assert err.endswith("~ # ")
     assert proc.stdout.getvalue().decode() == (
-        "bin   dev   etc   home  lib   proc  root  sys   tmp   usr   var\n42\n")
+        "bin   dev   etc   home  lib   proc  root  sbin  sys   tmp   usr   var\n42\n")
 
 
 def test_programs_never_raise_into_the_kernel(k, monkeypatch):

@@ -255,7 +255,7 @@ class Builder:
             state = State(oci.new_config([], []), [], "scratch")
         else:
             try:
-                image = self.store.resolve(base)
+                image = self.engine.image(base)
             except NotFound:
                 raise BuildError(f"{self.path}:{stage.line}: base image {base!r} not found locally "
                                  "(minidocker does not pull; `minidocker bootstrap busybox` or "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import Conflict, MinidockerError
+from ..errors import Conflict, MinidockerError, NotFound
 from ..format import human_age, human_size
 from ..image import oci, reference
 from ..image.store import Image, Store
@@ -44,6 +44,17 @@ class Engine(ContainerVerbs):
 
     # -- reading -------------------------------------------------------------
     def image(self, name: str) -> Image:
+        try:
+            return self.store.resolve(name)
+        except NotFound:
+            if not self.kernel.simulated:
+                raise
+            flavor = _simulated_base(name)
+            if flavor is None:
+                raise
+        # The simulator's stand-in for a pull: its built-in base images, made on first use.
+        from ..kernel.sim import images
+        images.create(self.store, flavor, name)
         return self.store.resolve(name)
 
     def image_rows(self, all_: bool = True) -> list[dict]:
@@ -254,6 +265,11 @@ class Engine(ContainerVerbs):
     def bootstrap(self, what: str, tag: str | None = None, suite: str = "bookworm",
                   mirror: str | None = None) -> Image:
         from ..image import bootstrap
+        if self.kernel.simulated:
+            from ..kernel.sim import images
+            if what not in images.FLAVORS:
+                raise MinidockerError(f"unknown base image {what!r}: choose busybox, debian or alpine")
+            return self.store.image(images.create(self.store, what, tag))
         if what == "busybox":
             m = bootstrap.bootstrap_busybox(self.store, tag or "busybox:latest")
         elif what == "debian":
@@ -341,3 +357,16 @@ def _size(n: int) -> str:
 
 def _age(text: str | None) -> str:
     return human_age(text)
+
+
+def _simulated_base(name: str) -> str | None:
+    """Which built-in base image of the simulator ``name`` asks for, if any."""
+    from ..kernel.sim.images import FLAVORS
+    try:
+        ref = reference.parse(name)
+    except MinidockerError:
+        return None
+    for flavor, (default, _) in FLAVORS.items():
+        if ref.name == reference.parse(default).name and not ref.digest:
+            return flavor
+    return None

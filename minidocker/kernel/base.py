@@ -77,6 +77,7 @@ class Kernel(abc.ABC):
     """The operations minidocker needs from an operating-system kernel."""
 
     name: str = "abstract"
+    simulated: bool = False   # True for the simulator: base images come built in
 
     #: The calling process's file and descriptor calls, with the names and
     #: signatures of Python's ``os`` module (``open``, ``close``, ``dup``,

@@ -166,6 +166,10 @@ class TracingKernel(Kernel):
         return self.inner.privileged
 
     @property
+    def simulated(self) -> bool:
+        return self.inner.simulated
+
+    @property
     def fs(self):
         return self.inner.fs  # descriptor plumbing is not traced: too many calls, too dull
 

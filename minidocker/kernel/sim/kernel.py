@@ -52,6 +52,7 @@ def _err(code: int, what: str = "") -> OSError:
 
 class SimKernel(Kernel):
     name = "sim"
+    simulated = True
 
     def __init__(self, *, clock=None) -> None:
         self.meta = Meta()

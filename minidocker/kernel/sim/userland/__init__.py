@@ -55,6 +55,9 @@ PROGRAMS.update(EXTRA)
 PROGRAMS.update(PACKAGE_PROGRAMS)
 PROGRAMS = {name: _guarded(name, main) for name, main in PROGRAMS.items()}
 
+# Debian images start `bash`; the simulator's bash is its ash (say so in lessons).
+PROGRAMS.setdefault("bash", PROGRAMS["sh"])
+
 COMMANDS: list[str] = sorted(PROGRAMS)
 SIM_MARKER = b"#!minidocker-sim"
 

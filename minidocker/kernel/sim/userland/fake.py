@@ -592,96 +592,33 @@ class FakeSystem:
 
 # -- root filesystems -------------------------------------------------------------------------
 
-PASSWD = """root:x:0:0:root:/root:/bin/sh
-daemon:x:1:1:daemon:/usr/sbin:/bin/false
-bin:x:2:2:bin:/bin:/bin/false
-sys:x:3:3:sys:/dev:/bin/false
-sync:x:4:100:sync:/bin:/bin/sync
-mail:x:8:8:mail:/var/spool/mail:/bin/false
-www-data:x:33:33:www-data:/var/www:/bin/false
-operator:x:37:37:Operator:/var:/bin/false
-nobody:x:65534:65534:nobody:/home:/bin/false
-"""
-
-GROUP = """root:x:0:
-daemon:x:1:
-bin:x:2:
-sys:x:3:
-adm:x:4:
-tty:x:5:
-disk:x:6:
-lp:x:7:
-mail:x:8:
-kmem:x:9:
-wheel:x:10:root
-cdrom:x:11:
-dialout:x:18:
-floppy:x:19:
-video:x:28:
-audio:x:29:
-tape:x:32:
-www-data:x:33:
-operator:x:37:
-staff:x:50:
-users:x:100:
-nogroup:x:65534:
-"""
-
-BUSYBOX_BINARY = b"\x7fELF\x02\x01\x01\x00" + b"simulated busybox 1.36.1 multi-call binary\x00" * 24
-DEBIAN_BASE = ("base-files", "libc6", "coreutils", "dash", "debian-archive-keyring", "apt", "dpkg")
-
-
 def make_rootfs(k: FakeKernel, flavor: str = "busybox") -> FakeKernel:
-    """A root like the ``busybox`` image (every applet a hard link to /bin/busybox), optionally
-    with Debian's (``flavor="debian"``: apt-get, dpkg, empty package lists) or Alpine's
-    (``"alpine"``: apk) package manager added."""
-    for d, mode in (("/bin", 0o755), ("/dev", 0o755), ("/etc", 0o755), ("/home", 0o755), ("/lib", 0o755),
-                    ("/proc", 0o555), ("/root", 0o700), ("/sys", 0o555), ("/tmp", 0o1777), ("/usr/bin", 0o755),
-                    ("/usr/sbin", 0o755), ("/usr/local/bin", 0o755), ("/var/spool/mail", 0o755),
-                    ("/var/www", 0o755)):
-        k.add_dir(d, mode)
-    k.add_file("/bin/busybox", BUSYBOX_BINARY, 0o755)
+    """A root like the simulator's built-in ``busybox`` image (every applet a hard link to
+    /bin/busybox), or its ``debian`` (apt-get, dpkg) or ``alpine`` (apk) look-alike — the
+    same files as ``kernel/sim/images.py`` writes — plus the /dev nodes and /etc files
+    the runtime would add."""
+    from ..images import entries
     s = k._setup()
     try:
-        for name in sorted(APPLETS):
-            if name != "busybox" and "/" not in name:
-                s.link("/bin/busybox", f"/bin/{name}")
+        for e in entries(flavor):
+            path = "/" + e.path
+            if e.kind == "dir":
+                k.add_dir(path, e.mode)
+            elif e.kind == "file":
+                k.add_file(path, e.data, e.mode)
+            elif e.kind == "link":
+                s.link("/" + e.target, path)
+            else:
+                s.symlink(e.target, path)
     finally:
         k._exit(s.pid)
     for path, major, minor in (("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
                                ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)):
         k.add_device(path, major, minor)
-    k.add_file("/etc/passwd", PASSWD)
-    k.add_file("/etc/group", GROUP)
-    k.add_file("/etc/shadow", "root:*::0:::::\n", 0o600)
     k.add_file("/etc/hostname", k.hostname + "\n")
     k.add_file("/etc/hosts", f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                              f"172.17.0.2\t{k.hostname}\n")
     k.add_file("/etc/resolv.conf", "nameserver 10.0.2.3\n")
-    if flavor == "debian":
-        for prog in ("apt-get", "apt", "dpkg"):
-            k.add_file(f"/usr/bin/{prog}", f"#!minidocker-sim {prog}\n", 0o755)
-        k.add_dir("/var/lib/apt/lists/partial")
-        k.add_dir("/var/lib/dpkg/info")
-        k.add_dir("/var/cache/apt/archives")
-        k.add_file("/var/lib/dpkg/status", "\n".join(
-            f"Package: {p}\nStatus: install ok installed\nPriority: required\nVersion: 12\n"
-            f"Architecture: amd64\nDescription: {p} (simulated base)\n" for p in DEBIAN_BASE))
-        k.add_file("/etc/debian_version", "12.5\n")
-        k.add_file("/etc/os-release", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
-                                      'VERSION_ID="12"\nID=debian\n')
-    elif flavor == "alpine":
-        k.add_file("/sbin/apk", "#!minidocker-sim apk\n", 0o755)
-        k.add_dir("/lib/apk/db")
-        k.add_dir("/etc/apk")
-        k.add_file("/lib/apk/db/installed", "".join(
-            f"P:{p}\nV:{v}\nA:x86_64\nI:{size}\nT:{p} (simulated base)\n\n"
-            for p, v, size in (("alpine-baselayout", "3.4.3-r2", 327_680), ("busybox", "1.36.1-r15", 966_656),
-                               ("musl", "1.2.4_git20230717-r4", 643_072), ("apk-tools", "2.14.0-r5", 311_296))))
-        k.add_file("/etc/apk/world", "alpine-baselayout\napk-tools\nbusybox\nmusl\n")
-        k.add_file("/etc/alpine-release", "3.19.1\n")
-    elif flavor != "busybox":
-        raise ValueError(f"unknown flavor {flavor!r}: busybox, debian or alpine")
     return k
 
 
