@@ -18,7 +18,7 @@ import errno
 import os
 import stat
 
-from .fs import HostFS
+from .fs import HostFS, MemFS
 from .mounts import Loc
 from .process import OpenFile, SimExit
 
@@ -104,8 +104,12 @@ class SimFiles:
             raise _err(errno.EBADF)
         self.k.check_writable(f.loc)
         with f.lock:
+            st = f.loc.fs.stat(f.loc.key)
             if f.flags & os.O_APPEND:
-                f.offset = f.loc.fs.stat(f.loc.key).st_size
+                f.offset = st.st_size
+            if isinstance(f.loc.fs, MemFS) and stat.S_ISREG(st.st_mode):
+                # tmpfs pages are memory, charged to the writer's cgroup like any other
+                self.k.charge_memory(self.k.current(), f.offset + len(data) - st.st_size)
             n = f.loc.fs.write(f.loc.key, f.offset, bytes(data))
             f.offset += n
         return n

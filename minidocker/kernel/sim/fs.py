@@ -256,11 +256,15 @@ class MemFS(FS):
     def read(self, key, offset, size):
         if key.children is not None:
             raise _err(errno.EISDIR)
+        if stat.S_ISCHR(key.mode):
+            return _device_read(key.rdev, size)
         return bytes(key.data[offset:offset + size])
 
     def write(self, key, offset, data):
         if key.children is not None:
             raise _err(errno.EISDIR)
+        if stat.S_ISCHR(key.mode):
+            return _device_write(key.rdev, data)
         if offset > len(key.data):
             key.data.extend(b"\0" * (offset - len(key.data)))
         key.data[offset:offset + len(data)] = data
@@ -337,6 +341,25 @@ class MemFS(FS):
 
     def setxattr(self, key, name, value):
         key.xattrs[name] = bytes(value)
+
+
+# The character devices every container's /dev has (mem(4), null(4), random(4)).
+_NULL, _ZERO, _FULL = os.makedev(1, 3), os.makedev(1, 5), os.makedev(1, 7)
+_RANDOM = (os.makedev(1, 8), os.makedev(1, 9))
+
+
+def _device_read(rdev: int, size: int) -> bytes:
+    if rdev in (_ZERO, _FULL):
+        return bytes(size)
+    if rdev in _RANDOM:
+        return os.urandom(size)
+    return b""  # null, tty: end of file
+
+
+def _device_write(rdev: int, data: bytes) -> int:
+    if rdev == _FULL:
+        raise _err(errno.ENOSPC)
+    return len(data)  # null, zero, random: swallowed
 
 
 # -- overlayfs over real directories ------------------------------------------------------

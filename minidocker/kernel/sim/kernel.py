@@ -220,6 +220,17 @@ class SimKernel(Kernel):
                 return path
         return None
 
+    def charge_memory(self, p: SimProcess, nbytes: int) -> None:
+        """Charge ``nbytes`` to ``p``'s cgroup; the OOM killer ends whoever the model picks."""
+        from .userland.api import Killed
+        if nbytes <= 0 or p.host:
+            return
+        while victims := self.cgroups.charge_memory(p.pid, nbytes):
+            for pid in victims:
+                if pid == p.pid:
+                    raise Killed(signal.SIGKILL)
+                self.oom_kill(pid)
+
     def oom_kill(self, pid: int) -> None:
         """The OOM killer's victim: killed, and its memory given back at once."""
         p = self.processes.get(pid)

@@ -90,6 +90,21 @@ class FdStream:
         return False
 
 
+class _OpenStream(FdStream):
+    """A file the program opened itself: closing it closes the descriptor."""
+
+    def close(self) -> None:
+        if self.fd is not None:
+            self.k.fs.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def fd_streams(k: "SimKernel", p: SimProcess):
     return FdStream(k, p, 0), FdStream(k, p, 1), FdStream(k, p, 2)
 
@@ -233,6 +248,13 @@ class SimSystem:
     def mounts(self) -> str:
         return self.k.mount_table(self.p, info=False)
 
+    def open(self, path: str, mode: str = "rb"):
+        self._check()
+        flags = {"rb": os.O_RDONLY, "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                 "ab": os.O_WRONLY | os.O_CREAT | os.O_APPEND}[mode]
+        fd = self.k.fs.open(path, flags | os.O_CLOEXEC, 0o666)
+        return _OpenStream(self.k, self.p, fd)
+
     # -- processes -----------------------------------------------------------------------
     def processes(self) -> list[ProcessInfo]:
         ns = self.p.pid_ns
@@ -277,15 +299,8 @@ class SimSystem:
 
     def allocate(self, nbytes: int) -> None:
         self._check()
-        while True:
-            victims = self.k.cgroups.charge_memory(self.p.pid, nbytes)
-            if not victims:
-                self.p.rss += nbytes
-                return
-            for pid in victims:
-                if pid == self.p.pid:
-                    raise Killed(9)
-                self.k.oom_kill(pid)
+        self.k.charge_memory(self.p, nbytes)
+        self.p.rss += nbytes
 
     def free(self, nbytes: int) -> None:
         nbytes = min(nbytes, self.p.rss)

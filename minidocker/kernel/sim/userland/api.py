@@ -96,6 +96,9 @@ class System(Protocol):
     def chown(self, path: str, uid: int, gid: int) -> None: ...
     def utime(self, path: str) -> None: ...                    # touch: mtime = now
     def mounts(self) -> str: ...                               # /proc/self/mounts text
+    def open(self, path: str, mode: str = "rb") -> BinaryIO: ...
+        # a stream over one open file ("rb", "wb" truncates or creates, "ab"), for
+        # programs that must not read a whole file at once: dd from /dev/zero never ends
 
     # -- processes ---------------------------------------------------------------
     def processes(self) -> list[ProcessInfo]: ...              # its PID namespace, by pid

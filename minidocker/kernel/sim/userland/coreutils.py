@@ -1107,3 +1107,50 @@ APPLETS = {
     "chmod": chmod, "chown": chown, "chgrp": chgrp, "find": find, "du": du, "df": df, "stat": stat_,
     "basename": basename, "dirname": dirname, "pwd": pwd, "readlink": readlink, "realpath": realpath,
 }
+
+
+def dd(sys, argv: list[str]) -> int:
+    """dd [if=F] [of=F] [bs=N] [count=N] — copies blocks; busybox's summary on stderr.
+
+    Streams through ``System.open``, so ``if=/dev/zero`` works and a tmpfs
+    ``of=`` is charged to the memory cgroup as it grows (the OOM lesson).
+    """
+    from .common import parse_size
+    args = {}
+    for a in argv[1:]:
+        key, eq, value = a.partition("=")
+        if not eq or key not in ("if", "of", "bs", "count", "status"):
+            err(sys, "dd", f"unknown operand {a}")
+            return 1
+        args[key] = value
+    bs = parse_size(args.get("bs", "512"))
+    count = int(args["count"]) if args.get("count", "").isdigit() else None
+    if not bs:
+        err(sys, "dd", f"invalid number '{args.get('bs')}'")
+        return 1
+    src = sys.open(args["if"], "rb") if "if" in args else sys.stdin
+    dst = sys.open(args["of"], "wb") if "of" in args else sys.stdout
+    started, full, total = sys.time(), 0, 0
+    try:
+        while count is None or full < count:
+            block = src.read(bs)
+            if not block:
+                break
+            dst.write(block)
+            full += 1
+            total += len(block)
+    except OSError as e:
+        err(sys, "dd", f"error writing '{args.get('of', 'standard output')}': {strerror(e)}")
+        return 1
+    finally:
+        for stream in (src, dst):
+            if stream not in (sys.stdin, sys.stdout):
+                stream.close()
+    if args.get("status") != "none":
+        took = max(sys.time() - started, 1e-6)
+        sys.stderr.write(f"{full}+0 records in\n{full}+0 records out\n{total} bytes ({human(total)}B) "
+                         f"copied, {took:.6f} seconds, {human(total / took)}B/s\n".encode())
+    return 0
+
+
+APPLETS["dd"] = dd

@@ -471,6 +471,19 @@ class FakeSystem:
     def mounts(self) -> str:
         return self.kernel.mounts_text
 
+    def open(self, path: str, mode: str = "rb"):
+        if mode == "rb":
+            return io.BytesIO(self.read(path))
+        system = self
+
+        class _Pending(io.BytesIO):   # written to the file when closed
+            def close(inner):
+                if not inner.closed:
+                    system.write(path, inner.getvalue(), append=mode == "ab")
+                super().close()
+        self.write(path, b"", append=True)  # create it now, as open(2) would
+        return _Pending()
+
     # -- processes -----------------------------------------------------------------------
     def processes(self) -> list[ProcessInfo]:
         return [ProcessInfo(p.pid, p.ppid, p.uid, "R" if p.pid == self.pid else "S", p.argv, p.rss)
