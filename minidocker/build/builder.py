@@ -484,15 +484,18 @@ class Builder:
         with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="read-") as target:
             self.k.mount_all(self.snapshots.view(view, state.chain), target)
             try:
-                root = Root(target)
+                root = Root(target, self.k.fs)
+                fs = root.fs
                 try:
                     for name in names:
                         parts = split(name)
                         try:
-                            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                            fd = fs.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
                                          dir_fd=root.dir(parts[:-1], create=False))
-                            with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as f:
-                                out.append(f.read(1 << 20))
+                            try:
+                                out.append(fs.read(fd, 1 << 20).decode("utf-8", "replace"))
+                            finally:
+                                fs.close(fd)
                         except OSError:
                             out.append("")
                 finally:
@@ -514,7 +517,7 @@ class Builder:
             with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="mnt-") as target:
                 self.k.mount_all(self.snapshots.mounts(key), target)
                 try:
-                    root = Root(target)
+                    root = Root(target, self.k.fs)
                     try:
                         action(root)
                     finally:
@@ -625,7 +628,10 @@ class Builder:
 
     def _copy(self, state: State, plan: dict):
         from ..image.layer import apply_layer
-        uid, gid = _chown_ids(plan["chown"], state, self)
+        # Without --chown, files from the context belong to 0:0, while files from another
+        # stage or image keep their owners (as Docker's builders do since moby#38599).
+        uid, gid = _chown_ids(plan["chown"], state, self) if plan["chown"] or plan["from"] is None \
+            else (None, None)
         mode = int(plan["chmod"], 8) if plan["chmod"] else None
 
         def action(root: Root):
@@ -646,10 +652,14 @@ class Builder:
             for src in plan["sources"]:
                 archive = _open_archive(src.path) if plan["cmd"] == "ADD" and not src.is_dir else None
                 if archive is not None:
-                    # the directory's real path: resolved inside the root, free of symlinks
-                    target = os.readlink(f"/proc/self/fd/{root.dir(split(dest))}")
                     with archive:
-                        apply_layer(self.k, archive, target, whiteouts="delete")
+                        if root.fs is os:
+                            # the directory's real path: resolved inside the root, free of symlinks
+                            target = os.readlink(f"/proc/self/fd/{root.dir(split(dest))}")
+                            apply_layer(self.k, archive, target, whiteouts="delete")
+                        else:  # the merged view is not on disk: unpack beside it, then copy in
+                            self._add_through(root, archive, dest, uid, gid, mode,
+                                              keep_owner=not plan["chown"])
                     continue
                 if src.is_dir:
                     for rel, full in self.context.entries(src):
@@ -660,6 +670,19 @@ class Builder:
                     _copy_entry(root, src.path, target, uid, gid, mode, self.k)
         return self._in_snapshot(state, action)
 
+    def _add_through(self, root: Root, archive, dest: str, uid, gid, mode, keep_owner: bool) -> None:
+        """ADD of an archive where the image's files are not on disk (the simulator)."""
+        from ..image.layer import apply_layer
+        import tempfile
+        with tempfile.TemporaryDirectory(dir=self.store.tmp_dir, prefix="add-") as tmp:
+            apply_layer(self.k, archive, tmp, whiteouts="delete")
+            for base, dirs, files in os.walk(tmp):
+                dirs.sort()
+                for name in sorted(dirs) + sorted(files):
+                    full = os.path.join(base, name)
+                    _copy_entry(root, full, os.path.join(dest, os.path.relpath(full, tmp)),
+                                uid, gid, mode, self.k, keep_owner=keep_owner)
+
     def _copy_from_snapshot(self, root: Root, plan, dest, uid, gid, mode) -> None:
         view = f"build-view-{os.getpid()}-{os.urandom(4).hex()}"
         chain = plan["from"]["chain"]
@@ -669,7 +692,13 @@ class Builder:
                 raise MinidockerError("the source stage is empty (FROM scratch with no files)")
             self.k.mount_all(self.snapshots.view(view, chain), target)
             try:
-                ctx = Context(target)
+                if self.k.simulated:  # the merged view is not on disk: copy it out first
+                    real = tempfile.mkdtemp(dir=self.store.tmp_dir, prefix="from-real-")
+                    _materialize(self.k, target, real)
+                    target_for_context = real
+                else:
+                    real, target_for_context = None, target
+                ctx = Context(target_for_context)
                 ctx.matcher = type(ctx.matcher)([])
                 sources = ctx.sources(plan["sources"])
                 many = len(sources) > 1 or dest.endswith("/")
@@ -685,6 +714,9 @@ class Builder:
             except ContextError as e:
                 raise MinidockerError(f"COPY --from: {e}") from None
             finally:
+                if self.k.simulated and real is not None:
+                    import shutil
+                    shutil.rmtree(real, ignore_errors=True)
                 self.k.umount(target, MNT_DETACH)
                 self.snapshots.remove(view)
 
@@ -772,40 +804,71 @@ def _tar_checksum_ok(block: bytes) -> bool:
     return stored == sum(block[:148]) + 256 + sum(block[156:])
 
 
-def _make_room(parent: int, name: str, path: str) -> None:
+def _make_room(fs, parent: int, name: str, path: str) -> None:
     """Remove what stands at ``name`` so a file or link can take its place; never a directory."""
     try:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        st = fs.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
         raise MinidockerError(f"cannot replace directory {path} with a file")
-    os.unlink(name, dir_fd=parent)
+    fs.unlink(name, dir_fd=parent)
 
 
-def _create(parent: int, name: str) -> int:
-    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+def _create(fs, parent: int, name: str) -> int:
+    return fs.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                    dir_fd=parent)
 
 
+# The helpers below write into the image through ``root.fs``: ``os`` on Linux, the
+# simulated process's own calls on the simulator (where the merged view is not on disk).
+
+def _materialize(k, src: str, dest: str) -> None:
+    """Copy the simulator's merged view at ``src`` to the real directory ``dest``,
+    owners recorded the simulator's way (for COPY --from on the simulated kernel)."""
+    fs = k.fs
+    for name in fs.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dest, name)
+        st = fs.stat(s, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(d, stat.S_IMODE(st.st_mode) | 0o700)
+            _materialize(k, s, d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(fs.readlink(s), d)
+        elif stat.S_ISREG(st.st_mode):
+            fd = fs.open(s, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                with open(d, "wb") as out:
+                    while chunk := fs.read(fd, 1 << 20):
+                        out.write(chunk)
+            finally:
+                fs.close(fd)
+            os.chmod(d, stat.S_IMODE(st.st_mode))
+        else:
+            continue
+        k.chown(d, st.st_uid, st.st_gid, follow_symlinks=False)
+
+
 def _write_file(root: Root, path: str, data: bytes, mode: int, uid, gid, k) -> None:
+    fs = root.fs
     parts = split(path)
     parent = root.dir(parts[:-1])
     name = parts[-1]
-    _make_room(parent, name, path)
-    fd = _create(parent, name)
+    _make_room(fs, parent, name, path)
+    fd = _create(fs, parent, name)
     try:
-        os.write(fd, data)
+        fs.write(fd, data)
         if uid is not None:
             k.chown(fd, uid, gid)
-        os.chmod(fd, mode)
+        fs.chmod(fd, mode)
     finally:
-        os.close(fd)
+        fs.close(fd)
 
 
 def _copy_entry(root: Root, src: str, dest: str, uid, gid, mode, k, keep_owner: bool = False) -> None:
     """Copy one host file/dir/symlink to ``dest`` inside ``root`` (no recursion: callers list entries)."""
-    st = os.lstat(src)
+    fs = root.fs
+    st = k.lstat(src)   # with the owner the simulator recorded, on the simulator
     parts = split(dest)
     if not parts:
         return  # copying a directory onto / : its contents follow as their own entries
@@ -814,33 +877,33 @@ def _copy_entry(root: Root, src: str, dest: str, uid, gid, mode, k, keep_owner: 
     owner = (st.st_uid, st.st_gid) if keep_owner else (uid, gid)
     if stat.S_ISDIR(st.st_mode):
         try:
-            existing = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            existing = fs.stat(name, dir_fd=parent, follow_symlinks=False)
             if not stat.S_ISDIR(existing.st_mode):
-                os.unlink(name, dir_fd=parent)
+                fs.unlink(name, dir_fd=parent)
                 raise FileNotFoundError
         except FileNotFoundError:
-            os.mkdir(name, 0o755, dir_fd=parent)
+            fs.mkdir(name, 0o755, dir_fd=parent)
         fd = root.dir(parts)
         k.chown(fd, *owner)
-        os.chmod(fd, mode if mode is not None else stat.S_IMODE(st.st_mode))
+        fs.chmod(fd, mode if mode is not None else stat.S_IMODE(st.st_mode))
         return
-    _make_room(parent, name, dest)
+    _make_room(fs, parent, name, dest)
     if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), name, dir_fd=parent)
+        k.symlink(os.readlink(src), name, dir_fd=parent)
         k.chown(name, *owner, dir_fd=parent, follow_symlinks=False)
         return
     if not stat.S_ISREG(st.st_mode):
         return  # sockets, fifos and devices are not copied, as in Docker
-    fd = _create(parent, name)
+    fd = _create(fs, parent, name)
     try:
         with open(src, "rb") as f:
             while chunk := f.read(1 << 20):
-                os.write(fd, chunk)
+                fs.write(fd, chunk)
         k.chown(fd, *owner)
-        os.chmod(fd, mode if mode is not None else stat.S_IMODE(st.st_mode))
-        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        fs.chmod(fd, mode if mode is not None else stat.S_IMODE(st.st_mode))
+        fs.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
     finally:
-        os.close(fd)
+        fs.close(fd)
 
 
 def _healthcheck(args: list[str], flags: list[str], is_json: bool) -> dict:

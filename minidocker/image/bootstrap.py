@@ -32,10 +32,12 @@ _DIRS = {"bin": 0o755, "dev": 0o755, "etc": 0o755, "home": 0o755, "proc": 0o555,
          "sys": 0o555, "tmp": 0o1777, "usr": 0o755, "usr/bin": 0o755, "usr/sbin": 0o755,
          "sbin": 0o755, "var": 0o755, "var/spool": 0o755, "var/spool/mail": 0o755,
          "var/www": 0o755}
+# The account files of busybox's official image.
 _PASSWD = """root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
 bin:x:2:2:bin:/bin:/bin/false
 sys:x:3:3:sys:/dev:/bin/false
+sync:x:4:100:sync:/bin:/bin/sync
 mail:x:8:8:mail:/var/spool/mail:/bin/false
 www-data:x:33:33:www-data:/var/www:/bin/false
 operator:x:37:37:Operator:/var:/bin/false
@@ -45,10 +47,22 @@ _GROUP = """root:x:0:
 daemon:x:1:
 bin:x:2:
 sys:x:3:
+adm:x:4:
 tty:x:5:
+disk:x:6:
+lp:x:7:
 mail:x:8:
+kmem:x:9:
+wheel:x:10:root
+cdrom:x:11:
+dialout:x:18:
+floppy:x:19:
+video:x:28:
+audio:x:29:
+tape:x:32:
 www-data:x:33:
 operator:x:37:
+staff:x:50:
 users:x:100:
 nogroup:x:65534:
 """

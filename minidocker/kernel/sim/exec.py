@@ -35,13 +35,26 @@ def program_for(path: str, head: bytes, argv: list[str]):
 def run_program(k: "SimKernel", p: SimProcess, path: str, head: bytes, argv: list[str],
                 streams=None) -> int:
     """Run the program of ``path`` as process ``p``; its wait status."""
-    stdin, stdout, stderr = streams or fd_streams(k, p)
     main, argv, name = program_for(path, head, argv)
+    return run_main(k, p, main, name, argv, streams, path)
+
+
+def run_applet(k: "SimKernel", p: SimProcess, name: str, argv: list[str], streams) -> int:
+    """A busybox applet the shell runs in a forked copy of itself, without exec
+    (FEATURE_PREFER_APPLETS): the command line stays the shell's, the name is the applet's."""
+    p.comm = name[:15]
+    return run_main(k, p, userland.lookup(name), name, argv, streams, None)
+
+
+def run_main(k, p, main, name, argv, streams, path) -> int:
+    stdin, stdout, stderr = streams or fd_streams(k, p)
     if main is None:
         stderr.write((userland.not_found(name) + "\n").encode())
         stderr.flush()
         return 127 << 8
-    p.argv = tuple(argv)
+    if path is not None:
+        p.argv = tuple(argv)
+        p.comm = posixpath.basename(path)[:15]
     system = SimSystem(k, p, stdin, stdout, stderr)
     try:
         code = main(system, list(argv))

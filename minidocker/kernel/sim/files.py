@@ -143,6 +143,8 @@ class SimFiles:
             parent, name = self.k.lookup_parent(path, dir_fd)
             key = parent.fs.lookup(parent.key, name)
             if key is None:
+                if parent.fs.fstype == "proc":
+                    raise _err(errno.ENOENT, path)  # proc's lookup fails before the mount's ro check
                 self.k.check_writable(parent)
                 key = parent.fs.create(parent.key, name, stat.S_IFREG | (mode & ~UMASK & 0o7777))
                 created = True
@@ -222,6 +224,16 @@ class SimFiles:
         parent, name = self.k.lookup_parent(path, dir_fd)
         self.k.check_writable(parent)
         parent.fs.remove(parent.key, name, directory=True)
+
+    def utime(self, path, times=None, *, ns=None, dir_fd=None, follow_symlinks=True) -> None:
+        real = None if isinstance(path, int) and path >= SIM_FD_BASE else self._real(path, dir_fd) \
+            if not isinstance(path, int) else (path if self.k.current().host else None)
+        if real is not None:
+            return os.utime(real, times, ns=ns) if ns is not None else os.utime(real, times)
+        mtime = ns[1] / 1e9 if ns is not None else times[1] if times else __import__("time").time()
+        loc = self.k.lookup(path, dir_fd, follow=follow_symlinks)
+        self.k.check_writable(loc)
+        loc.fs.touch(loc.key, mtime)
 
     def getcwd(self) -> str:
         p = self.k.current()

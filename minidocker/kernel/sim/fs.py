@@ -540,13 +540,11 @@ class OverlayFS(FS):
         upper_parent = self._copy_up(parent)
         was_whited_out = self._clear_whiteout(upper_parent, name)
         path = HostFS(upper_parent, self.meta).create(upper_parent, name, mode, target=target, rdev=rdev)
-        if stat.S_ISDIR(mode) and (was_whited_out or self._lower_dir_below(parent, name)):
-            # A new directory where a lower one was deleted must not show its old entries.
+        if stat.S_ISDIR(mode) and was_whited_out:
+            # Made over this container's own whiteout: the deleted directory's lower entries
+            # must not show through (a whiteout in a lower layer already hides them).
             self.meta.setxattr(path, OVERLAY_OPAQUE_XATTR, b"y")
         return parent + (name,)
-
-    def _lower_dir_below(self, parent, name) -> bool:
-        return any(os.path.isdir(os.path.join(layer, *parent, name)) for layer in self.lowers)
 
     def link(self, key, parent, name):
         src = self._copy_up(key)

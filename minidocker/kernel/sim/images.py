@@ -20,47 +20,11 @@ import io
 import tarfile
 from dataclasses import dataclass
 
-from ...image.bootstrap import _DIRS, PATH_ENV
+from ...image.bootstrap import _DIRS, _GROUP, _PASSWD, PATH_ENV
 from .userland.applets import APPLETS
 
 CREATED = "2024-01-01T00:00:00Z"
 MTIME = 1704067200
-# The account files of busybox's official image.
-PASSWD = """root:x:0:0:root:/root:/bin/sh
-daemon:x:1:1:daemon:/usr/sbin:/bin/false
-bin:x:2:2:bin:/bin:/bin/false
-sys:x:3:3:sys:/dev:/bin/false
-sync:x:4:100:sync:/bin:/bin/sync
-mail:x:8:8:mail:/var/spool/mail:/bin/false
-www-data:x:33:33:www-data:/var/www:/bin/false
-operator:x:37:37:Operator:/var:/bin/false
-nobody:x:65534:65534:nobody:/home:/bin/false
-"""
-
-GROUP = """root:x:0:
-daemon:x:1:
-bin:x:2:
-sys:x:3:
-adm:x:4:
-tty:x:5:
-disk:x:6:
-lp:x:7:
-mail:x:8:
-kmem:x:9:
-wheel:x:10:root
-cdrom:x:11:
-dialout:x:18:
-floppy:x:19:
-video:x:28:
-audio:x:29:
-tape:x:32:
-www-data:x:33:
-operator:x:37:
-staff:x:50:
-users:x:100:
-nogroup:x:65534:
-"""
-
 BUSYBOX_BINARY = b"\x7fELF\x02\x01\x01\x00" + b"simulated busybox 1.36.1 multi-call binary\x00" * 24
 DEBIAN_BASE = ("base-files", "libc6", "coreutils", "dash", "debian-archive-keyring", "apt", "dpkg")
 _ALPINE_BASE = (("alpine-baselayout", "3.4.3-r2", 327_680), ("busybox", "1.36.1-r15", 966_656),
@@ -82,14 +46,14 @@ def entries(flavor: str) -> list[Entry]:
     """The files of a base image, in the order a tar needs (hard links after their target)."""
     if flavor not in FLAVORS:
         raise ValueError(f"unknown simulated image {flavor!r}: busybox, debian or alpine")
-    dirs = dict(_DIRS, **{"lib": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755})
+    dirs = dict(_DIRS)  # the same layout as the real bootstrap's image
     files: dict[str, Entry] = {}
 
     def file(path, data, mode=0o644):
         files[path] = Entry(path, "file", mode, data.encode() if isinstance(data, str) else data)
 
     file("bin/busybox", BUSYBOX_BINARY, 0o755)
-    for path, data in (("etc/passwd", PASSWD), ("etc/group", GROUP), ("etc/hostname", ""),
+    for path, data in (("etc/passwd", _PASSWD), ("etc/group", _GROUP), ("etc/hostname", ""),
                        ("etc/hosts", ""), ("etc/resolv.conf", ""), ("etc/shadow", "root:*::0:::::\n")):
         file(path, data, 0o600 if path == "etc/shadow" else 0o644)
     if flavor == "debian":
@@ -120,6 +84,7 @@ def entries(flavor: str) -> list[Entry]:
              and f"bin/{name}" not in files}
     out = [Entry(d, "dir", mode) for d, mode in sorted(dirs.items())]
     out += [files[p] for p in sorted(files)]
+    links["linuxrc"] = Entry("linuxrc", "link", 0o755, target="bin/busybox")  # busybox's init link
     out += [links[p] for p in sorted(links)]
     return out
 

@@ -42,6 +42,8 @@ _MEMORY_FS = {"tmpfs": 0o755, "devpts": 0o755, "mqueue": 0o1777, "sysfs": 0o555,
 _FD_LINK = re.compile(r"^/proc/self/fd/(\d+)$")
 _NS_FILE = re.compile(r"^/proc/(self|\d+)/ns/(\w+)$")
 _PROC_FILE = re.compile(r"^/proc/(self|\d+)/(\w+)$")
+# Busybox's shell runs applets in a forked copy of itself (FEATURE_PREFER_APPLETS).
+_SHELLS = {"sh", "ash", "busybox"}
 _FATAL_BY_DEFAULT = {signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL, signal.SIGTERM,
                      signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM}
 
@@ -170,42 +172,52 @@ class SimKernel(Kernel):
 
     def run_child(self, parent: SimProcess, argv: list[str], env: dict[str, str], streams) -> int:
         """fork + execve + wait, in the calling thread (a shell running a command)."""
-        from .exec import run_program
-        from .userland import not_found
-        stdin, stdout, stderr = streams
         if not argv:
             return 0
-        try:
-            child = self._new_child(parent)
-        except OSError as e:
-            stderr.write(f"sh: can't fork: {e.strerror}\n".encode())
-            return 2 << 8
+        child = self._new_child(parent)   # EAGAIN at pids.max: the caller says "can't fork"
         previous = getattr(self._local, "process", None)
         self._local.process = child
-        status = 127 << 8
+        parent.state = "S"  # waiting for its child
         try:
-            child.environ = env
-            path = self._find_program(argv[0], env)
-            if path is None:
-                stderr.write((not_found(argv[0]) + "\n").encode())
-            else:
-                loc = self.lookup(path)
-                st = loc.fs.stat(loc.key)
-                if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
-                    stderr.write(f"sim: permission denied: {argv[0]}\n".encode())
-                    status = 126 << 8
-                else:
-                    child.argv = tuple(argv)
-                    status = run_program(self, child, self.path_of(loc), loc.fs.read(loc.key, 0, 256),
-                                         list(argv), streams)
-        except SimExit as e:
-            status = e.status
+            status = self._exec(child, argv, env, streams, shell=parent.comm in _SHELLS)
         finally:
             self._local.process = previous
+            parent.state = "R"
         self._exit_process(child, status)
         with self._lock:
             self.processes.pop(child.pid, None)   # reaped by the waiting parent
         return status
+
+    def exec_in_place(self, p: SimProcess, argv: list[str], env: dict[str, str], streams) -> int:
+        """execve in the calling process: ``argv`` runs as ``p`` itself (ash's last command;
+        an applet then keeps the shell's command line, as busybox runs it without exec)."""
+        p.fds.close_on_exec()
+        return self._exec(p, argv, env, streams, shell=p.comm in _SHELLS)
+
+    def _exec(self, p: SimProcess, argv: list[str], env: dict[str, str], streams, shell: bool) -> int:
+        """Find ``argv[0]`` and run it as ``p``; a wait status."""
+        from .exec import run_applet, run_program
+        from .userland import missing
+        from .userland.applets import APPLETS
+        p.environ = env
+        try:
+            if shell and "/" not in argv[0] and argv[0] in APPLETS:
+                return run_applet(self, p, argv[0], list(argv), streams)
+            path = self._find_program(argv[0], env)
+            if path is None:
+                caller = self.processes.get(p.ppid)
+                name = (caller.comm if caller is not None and p is not caller else p.comm) or "sh"
+                streams[2].write((missing(name, argv[0]) + "\n").encode())
+                return 127 << 8
+            loc = self.lookup(path)
+            st = loc.fs.stat(loc.key)
+            if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+                streams[2].write(f"sim: permission denied: {argv[0]}\n".encode())
+                return 126 << 8
+            return run_program(self, p, self.path_of(loc), loc.fs.read(loc.key, 0, 256),
+                               list(argv), streams)
+        except SimExit as e:
+            return e.status
 
     def _find_program(self, name: str, env: dict[str, str]) -> str | None:
         """PATH lookup, as execvp does, in the calling process's filesystem."""

@@ -131,14 +131,14 @@ class SimStat:
     """A ``stat_result`` look-alike with the overrides applied."""
 
     __slots__ = ("st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_gid", "st_size",
-                 "st_mtime", "st_rdev", "st_mtime_ns", "st_atime", "st_ctime")
+                 "st_mtime", "st_rdev", "st_mtime_ns", "st_atime", "st_ctime", "st_atime_ns")
 
     def __init__(self, mode: int, size: int = 0, *, ino: int = 0, dev: int = 0, nlink: int = 1,
                  uid: int = 0, gid: int = 0, mtime: float = 0.0, rdev: int = 0):
         self.st_mode, self.st_size, self.st_ino, self.st_dev = mode, size, ino, dev
         self.st_nlink, self.st_uid, self.st_gid, self.st_rdev = nlink, uid, gid, rdev
         self.st_mtime = self.st_atime = self.st_ctime = mtime
-        self.st_mtime_ns = int(mtime * 1e9)
+        self.st_mtime_ns = self.st_atime_ns = int(mtime * 1e9)
 
     @classmethod
     def of(cls, st: os.stat_result, record: dict) -> "SimStat":

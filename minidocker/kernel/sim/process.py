@@ -165,6 +165,7 @@ class SimProcess:
     capabilities: frozenset[int] | None = None       # None: all of them
     sid: int = 0
     argv: tuple[str, ...] = ()
+    comm: str = ""                                   # /proc/PID/comm: the program's name
     environ: dict[str, str] = field(default_factory=dict)
     host: bool = False                               # the runtime's own (real) process
     state: str = "R"

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .kernel import SimKernel
 
 _DIR, _FILE, _LINK = stat.S_IFDIR | 0o555, stat.S_IFREG | 0o444, stat.S_IFLNK | 0o777
-_TOP_FILES = ("cpuinfo", "filesystems", "interrupts", "kcore", "keys", "loadavg", "meminfo",
+# (no kcore: many kernels, this project's CI machine's among them, are built without it)
+_TOP_FILES = ("cpuinfo", "filesystems", "interrupts", "keys", "loadavg", "meminfo",
               "mounts", "sysrq-trigger", "timer_list", "uptime", "version")
 _TOP_DIRS = ("acpi", "bus", "fs", "irq", "sys")
 _PID_FILES = ("cgroup", "cmdline", "comm", "environ", "mountinfo", "mounts", "stat", "status")
@@ -83,15 +84,18 @@ class ProcFS(FS):
             return None
         if len(key) == 1 and head in _TOP_FILES:
             return _FILE
+        if key == ("sys", "kernel", "hostname"):
+            return _FILE
         if head in _TOP_DIRS:
-            return _DIR if len(key) == 1 or key[:2] == ("sys", "kernel") else \
-                (_FILE if key[:2] == ("sys", "kernel") and len(key) == 3 and key[2] == "hostname"
-                 else None)
+            return _DIR if len(key) == 1 or key == ("sys", "kernel") else None
         return None
 
     def lookup(self, key, name):
         child = key + (name,)
         return child if self._kind(child) is not None else None
+
+    def create(self, parent, name, mode, *, target="", rdev=0):
+        raise _err(errno.ENOENT)  # proc's lookup answers first: what is not there cannot be made
 
     def stat(self, key):
         kind = self._kind(key)
@@ -169,7 +173,7 @@ class ProcFS(FS):
         if name == "cmdline":
             return "".join(a + "\0" for a in p.argv)
         if name == "comm":
-            return os.path.basename(p.argv[0] if p.argv else "?")[:15] + "\n"
+            return (p.comm or os.path.basename(p.argv[0] if p.argv else "?"))[:15] + "\n"
         if name == "environ":
             return "".join(f"{a}={b}\0" for a, b in p.environ.items())
         if name == "cgroup":
@@ -181,7 +185,8 @@ class ProcFS(FS):
             return f"{key[0]} ({os.path.basename(p.argv[0]) if p.argv else '?'}) {p.state} {ppid}\n"
         if name == "status":
             chain = "\t".join(str(n) for n in k.pid_chain(p, self.ns))
-            return (f"Name:\t{os.path.basename(p.argv[0]) if p.argv else '?'}\n"
+            return (f"Name:\t{p.comm or (os.path.basename(p.argv[0]) if p.argv else '?')}\n"
+                    f"Umask:\t0022\n"
                     f"State:\t{p.state} ({'running' if p.state == 'R' else 'sleeping'})\n"
                     f"Pid:\t{key[0]}\nPPid:\t{k.ppid_in(p, self.ns)}\nNSpid:\t{chain}\n"
                     f"Uid:\t{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}\n"

@@ -263,7 +263,8 @@ class SimSystem:
             n = q.pid_in(ns)
             if n is None or q.status is not None:
                 continue
-            rows.append(ProcessInfo(n, self.k.ppid_in(q, ns), q.uid, q.state, tuple(q.argv), q.rss))
+            rows.append(ProcessInfo(n, self.k.ppid_in(q, ns), q.uid, q.state, tuple(q.argv), q.rss,
+                                    q.comm))
         return sorted(rows, key=lambda r: r.pid)
 
     def run(self, argv: list[str], *, stdin=None, stdout=None, stderr=None,
@@ -275,6 +276,17 @@ class SimSystem:
         env = dict(self.environ) if env is None else dict(env)
         status = self.k.run_child(self.p, list(argv), env, (stdin, stdout, stderr))
         self._check()
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
+
+    def exec(self, argv: list[str], *, stdin=None, stdout=None, stderr=None,
+             env: dict[str, str] | None = None) -> int:
+        self._check()
+        streams = (self.stdin if stdin is None else stdin, self.stdout if stdout is None else stdout,
+                   self.stderr if stderr is None else stderr)
+        env = dict(self.environ) if env is None else dict(env)
+        status = self.k.exec_in_place(self.p, list(argv), env, streams)
         if os.WIFSIGNALED(status):
             return 128 + os.WTERMSIG(status)
         return os.WEXITSTATUS(status)

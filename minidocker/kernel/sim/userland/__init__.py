@@ -8,8 +8,8 @@ install (``packages``), and ``memhog``/``stress``/``curl``.
 How the kernel runs a file (as ``execve`` does):
 
 1. it resolves the path (PATH lookup for a bare name) in the process's
-   filesystem; nothing there → it prints ``not_found(name)`` on the child's
-   stderr and the status is 127 (the shell prints nothing more);
+   filesystem; nothing there → it prints ``missing(caller, name)`` (busybox
+   sh's ``sh: X: not found``) on the child's stderr and the status is 127;
 2. it reads the file's first bytes and asks ``identify(path, head)``:
    ``#!minidocker-sim NAME`` runs program NAME; ``#!/bin/sh`` (any ``#!``
    interpreter) runs the interpreter's program with the script, as the
@@ -68,8 +68,14 @@ def lookup(name: str):
 
 
 def not_found(name: str) -> str:
-    """What the kernel prints (with a newline, exit status 127) for a command it cannot run."""
+    """What the kernel prints (with a newline, exit status 127) for a file that exists but
+    that the simulator cannot run (a real binary of a loaded image, say)."""
     return f"sim: command not found: {name} (supported: {', '.join(COMMANDS)})"
+
+
+def missing(caller: str, name: str) -> str:
+    """What a command that is nowhere on PATH gets: busybox sh's own words (exit status 127)."""
+    return f"{caller or 'sh'}: {name}: not found"
 
 
 NOT_FOUND = not_found
@@ -99,4 +105,5 @@ def identify(path: str, head: bytes) -> tuple[str, list[str]] | None:
     return posixpath.basename(interp), [interp] + words[1:] + [path]
 
 
-__all__ = ["PROGRAMS", "COMMANDS", "lookup", "not_found", "NOT_FOUND", "identify", "SIM_MARKER"]
+__all__ = ["PROGRAMS", "COMMANDS", "lookup", "not_found", "missing", "NOT_FOUND", "identify",
+           "SIM_MARKER"]

@@ -48,6 +48,7 @@ class ProcessInfo:
     state: str           # "R" running, "S" sleeping, "Z" zombie
     argv: tuple[str, ...]
     rss: int = 0         # bytes charged to the process
+    comm: str = ""       # the command name (/proc/PID/comm); "" means argv[0]'s basename
 
 
 class Killed(BaseException):
@@ -107,7 +108,13 @@ class System(Protocol):
             env: dict[str, str] | None = None) -> int: ...
         # fork + execve + wait: runs ``argv`` as a child process (PATH lookup
         # in ``env``); the exit status as a shell sees it (127 not found,
-        # 126 not executable, 128+N killed by signal N)
+        # 126 not executable, 128+N killed by signal N); BlockingIOError
+        # (EAGAIN) when no process can be made (a cgroup's pids.max)
+    def exec(self, argv: list[str], *, stdin: BinaryIO | None = None,
+             stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
+             env: dict[str, str] | None = None) -> int: ...
+        # execve in place: ``argv`` runs as this very process (same pid, its name
+        # changes); the status it ends with, which the caller must end with too
     def kill(self, pid: int, signal: int) -> None: ...
     def sleep(self, seconds: float) -> None: ...               # raises Killed if signalled
     def time(self) -> float: ...                               # the (injectable) clock

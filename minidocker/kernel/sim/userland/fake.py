@@ -28,7 +28,7 @@ import posixpath
 import stat as st
 from dataclasses import dataclass, field
 
-from . import COMMANDS, identify, lookup, not_found
+from . import COMMANDS, identify, lookup, missing, not_found
 from .api import Killed, ProcessInfo, Stat
 from .applets import APPLETS
 from .common import DEFAULT_PATH
@@ -538,13 +538,25 @@ class FakeSystem:
             k._exit(pid)
             self._signals()
 
+    def exec(self, argv: list[str], *, stdin=None, stdout=None, stderr=None, env=None) -> int:
+        saved = self.stdin, self.stdout, self.stderr, self.environ
+        self.stdin = saved[0] if stdin is None else stdin
+        self.stdout = saved[1] if stdout is None else stdout
+        self.stderr = saved[2] if stderr is None else stderr
+        self.environ = saved[3] if env is None else dict(env)
+        try:
+            return self.exec_self(list(argv))
+        finally:   # a test reads what the process wrote through its own streams
+            self.stdin, self.stdout, self.stderr, self.environ = saved
+
     def exec_self(self, argv: list[str]) -> int:
         """execve in this process: find the program, run it, the status a parent sees."""
         path, node = self._find(argv[0], self.environ)
         if path is None:
             if node == "denied":
                 return self._fail(self.stderr, f"sim: permission denied: {argv[0]}", 126)
-            return self._fail(self.stderr, not_found(argv[0]), 127)
+            caller = self.kernel.procs[self.ppid].argv[0] if self.ppid in self.kernel.procs else "sh"
+            return self._fail(self.stderr, missing(posixpath.basename(caller), argv[0]), 127)
         ident = identify(path, node.data[:256])
         if ident is not None:
             name, prefix = ident

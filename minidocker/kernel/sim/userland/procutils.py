@@ -55,8 +55,9 @@ _PS_FIELDS = {
 
 
 def ps(sys, argv: list[str]) -> int:
-    """ps [-o FIELD,...] (aux, -ef, -A accepted) — busybox's ``PID   USER     TIME  COMMAND`` table.
-    TIME is 0:00: the simulation does not account CPU time."""
+    """ps [-o FIELD,...] (aux, -ef, -A accepted) — the ``PID   USER     COMMAND`` table of
+    Debian's busybox-static. A process whose command name differs from its argv[0]
+    (an applet the shell forked without exec) shows as ``{name} args``, as busybox does."""
     fields = None
     args = argv[1:]
     while args:
@@ -73,11 +74,14 @@ def ps(sys, argv: list[str]) -> int:
     procs = sys.processes()
     lines = []
     if fields is None:
-        lines.append("PID   USER     TIME  COMMAND")
+        lines.append("PID   USER     COMMAND")
         for p in procs:
             user = user_name(sys, p.uid, passwd) or str(p.uid)
             cmd = f"[{posixpath.basename(p.argv[0])}]" if p.state == "Z" and p.argv else " ".join(p.argv)
-            lines.append(f"{p.pid:5d} {user:<8.8}  0:00 {cmd}")
+            comm = getattr(p, "comm", "")
+            if comm and p.argv and comm != posixpath.basename(p.argv[0])[:15]:
+                cmd = f"{{{comm}}} {cmd}"
+            lines.append(f"{p.pid:5d} {user:<8.8} {cmd}")
     else:
         cols = []
         for f in fields:

@@ -485,6 +485,9 @@ class Shell:
         self.funcs: dict[str, object] = {}
         self.opts: set[str] = set()
         self.traps: dict[str, str] = {}
+        self.exec_last = False        # `sh -c`: the last command replaces the shell (ash's EV_EXIT)
+        self.exec_candidate = None
+        self.exec_now = False
         self.status = 0
         self.fds: dict[int, object] = {0: sys.stdin, 1: sys.stdout, 2: sys.stderr}
         self.depth = 0
@@ -1015,8 +1018,10 @@ class Shell:
         except _RedirError:
             return 1
         try:
+            self.exec_now = node is self.exec_candidate and not self.traps
             return self.dispatch(argv, assigns)
         finally:
+            self.exec_now = False
             self.restore(saved)
 
     def msg_raw(self, text: str) -> None:
@@ -1049,8 +1054,18 @@ class Shell:
 
     def external(self, argv: list[str], extra: dict[str, str] | None = None) -> int:
         null = NullSink()
-        status = self.sys.run(argv, stdin=self.fds.get(0) or io.BytesIO(), stdout=self.fds.get(1) or null,
-                              stderr=self.fds.get(2) or null, env=self.environ(extra))
+        run = self.sys.run
+        if getattr(self, "exec_now", False) and hasattr(self.sys, "exec"):
+            run = self.sys.exec
+        try:
+            status = run(argv, stdin=self.fds.get(0) or io.BytesIO(), stdout=self.fds.get(1) or null,
+                         stderr=self.fds.get(2) or null, env=self.environ(extra))
+        except BlockingIOError as e:
+            # ash: a failed fork ends a non-interactive shell with status 2
+            self.msg(f"can't fork: {strerror(e)}")
+            if self.interactive:
+                return 2
+            raise _Exit(2) from None
         # ash reports a foreground child's death by signal (not INT or PIPE); the status alone
         # cannot tell "killed by 9" from "exit 137", so a program exiting 137 is reported too
         if status - 128 in SIGNAL_TEXT:
@@ -1149,6 +1164,8 @@ class Shell:
                 raise _Exit(2) from None
             if node is None:
                 return self.status
+            # ash runs the last command of `sh -c` in its own process, with no fork
+            self.exec_candidate = _only_simple(node) if self.exec_last and parser.at_end() else None
             self.status = self.run_top(node)
 
     def run_top(self, node) -> int:
@@ -1283,6 +1300,7 @@ def main(sys, argv: list[str]) -> int:
                 if len(args) > 1:
                     shell.dollar0 = args[1]
                 shell.params = args[2:]
+                shell.exec_last = True
                 status = shell.run_text(text)
             elif args and "s" not in shell.opts:
                 path = args[0]
@@ -1316,3 +1334,15 @@ def main(sys, argv: list[str]) -> int:
         shell.msg(f"internal error: {type(e).__name__}: {e}")
         return 2
 
+
+def _only_simple(node):
+    """The simple command ``node`` consists of, if it is nothing more (no list, pipe, ``!``, ``&``)."""
+    if not isinstance(node, P.Seq) or len(node.items) != 1 or node.items[0][1]:
+        return None
+    andor = node.items[0][0]
+    if not isinstance(andor, P.AndOr) or andor.rest:
+        return None
+    pipe = andor.first
+    if not isinstance(pipe, P.Pipeline) or pipe.negate or len(pipe.cmds) != 1:
+        return None
+    return pipe.cmds[0] if isinstance(pipe.cmds[0], P.Simple) else None

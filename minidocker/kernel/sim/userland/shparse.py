@@ -577,6 +577,11 @@ class Parser:
         self.finish_heredocs()
         return body
 
+    def at_end(self) -> bool:
+        """Whether only blank lines are left (the command just parsed was the last)."""
+        self.skip_newlines()
+        return self.peek().kind == "eof"
+
     def parse_next(self) -> Seq | None:
         """The next complete command line (an and-or list up to a newline), or None at the end."""
         self.skip_newlines()
