@@ -119,7 +119,7 @@ def cmd_history(a) -> int:
             r["Size"] = str(r["SizeBytes"])
             r["CreatedSince"] = r["CreatedAt"]
     if a.quiet:
-        print("\n".join(r["ID"] for r in rows))
+        sys.stdout.write("".join(r["ID"] + "\n" for r in rows))  # nothing at all when empty
         return 0
     cols = [("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"),
             ("SIZE", "Size"), ("COMMENT", "Comment")]
@@ -386,7 +386,7 @@ def cmd_wait(a) -> int:
 def cmd_ps(a) -> int:
     rows = _engine().ps_rows(all_=a.all)
     if a.quiet:
-        print("\n".join(r["ID"] for r in rows))
+        sys.stdout.write("".join(r["ID"] + "\n" for r in rows))  # nothing at all when empty
         return 0
     cols = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
             ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]

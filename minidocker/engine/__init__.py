@@ -32,6 +32,7 @@ class Engine(ContainerVerbs):
         self.store = Store(root)
         self.snapshots = OverlaySnapshotter(Path(self.store.root) / "snapshots")
         self._kernel = kernel
+        self._bound = False
         # A context manager factory (description, total bytes) -> progress callback; the
         # CLI sets one that draws a bar on a terminal.
         self.progress = None
@@ -40,6 +41,11 @@ class Engine(ContainerVerbs):
     def kernel(self) -> Kernel:
         if self._kernel is None:
             self._kernel = get_kernel()
+        if not self._bound:
+            self._bound = True
+            bind = getattr(self._kernel, "bind_state_root", None)
+            if bind is not None:
+                bind(self.store.root)   # the simulator shares its processes through the state root
         return self._kernel
 
     # -- reading -------------------------------------------------------------

@@ -179,6 +179,11 @@ class TracingKernel(Kernel):
     def lstat(self, path):
         return self.inner.lstat(path)
 
+    def bind_state_root(self, root) -> None:
+        bind = getattr(self.inner, "bind_state_root", None)
+        if bind is not None:
+            bind(root)
+
     def _call(self, op: str, *args, **kwargs):
         # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
         shown = tuple(_readable(a) for a in args) if op in ("mount", "umount") else args

@@ -24,6 +24,7 @@ import stat
 import threading
 import time
 
+from ...errors import MinidockerError
 from ..base import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                     CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SLAVE,
                     Kernel)
@@ -75,6 +76,13 @@ class SimKernel(Kernel):
                                    cgroup_ns=Namespace("cgroup"))
         self._net_host = self._host_template["net"]
         self._net_host.interfaces["lo"]["up"] = True
+        self.registry = None   # set by bind_state_root: reaching other minidocker processes
+
+    def bind_state_root(self, root) -> None:
+        """Share simulated PIDs and signals with other minidocker processes using ``root``."""
+        from .registry import Registry
+        if self.registry is None:
+            self.registry = Registry(str(root))
 
     @property
     def privileged(self) -> bool:
@@ -138,13 +146,17 @@ class SimKernel(Kernel):
         """fork(2)'s copy of ``parent``: numbered in each PID namespace up to the root,
         charged to its parent's cgroup (which may refuse: pids.max)."""
         ns = parent.children_ns or parent.pid_ns
+        shared = parent.host and self.registry is not None   # others may signal it
         with self._lock:
             pid = next(self._next_pid)
-            while pid in self.processes or pid == os.getpid():
+            while pid in self.processes or pid == os.getpid() or \
+                    (shared and not self.registry.claim(pid)):
                 pid = next(self._next_pid)
             try:
                 self.cgroups.add_process(pid, parent=parent.pid)
             except BlockingIOError:
+                if shared:
+                    self.registry.release(pid)
                 raise _err(errno.EAGAIN, "fork") from None
             proc = SimProcess(pid, parent.pid, parent.mnt, parent.root, parent.cwd, ns, parent.uts,
                               parent.ipc, parent.net, parent.cgroup_ns, self._fork_fds(parent),
@@ -164,6 +176,8 @@ class SimKernel(Kernel):
 
     def fork(self, child) -> int:
         parent = self.current()
+        if parent.host and self.registry is not None:
+            self._listen()
         proc = self._new_child(parent)
         proc.thread = threading.Thread(target=self._run, args=(proc, child), daemon=True,
                                        name=f"sim-pid-{proc.pid}")
@@ -175,6 +189,7 @@ class SimKernel(Kernel):
         if not argv:
             return 0
         child = self._new_child(parent)   # EAGAIN at pids.max: the caller says "can't fork"
+        child.inline = True
         previous = getattr(self._local, "process", None)
         self._local.process = child
         parent.state = "S"  # waiting for its child
@@ -276,7 +291,26 @@ class SimKernel(Kernel):
             status = 125 << 8
         self._exit_process(proc, status)
 
+    def _listen(self) -> None:
+        """Take signals that other minidocker processes send to the processes hosted here."""
+        from .registry import NOTIFY
+        if getattr(self, "_listening", None) == os.getpid() or \
+                threading.current_thread() is not threading.main_thread():
+            return
+
+        def deliver(_signum, _frame):
+            mine = {p.pid for p in self.processes.values() if not p.host and p.status is None}
+            for pid, sig in self.registry.take(mine):
+                target = self.processes.get(pid)
+                if target is not None and target.status is None:
+                    self._post(target, sig, self.root_pid_ns)  # sent from the host's namespace
+
+        signal.signal(NOTIFY, deliver)
+        self._listening = os.getpid()
+
     def _exit_process(self, proc: SimProcess, status: int) -> None:
+        if self.registry is not None:
+            self.registry.release(proc.pid)
         proc.fds.close_all()
         with self._lock:
             if self.cgroups_has(proc.pid):
@@ -323,6 +357,8 @@ class SimKernel(Kernel):
             return p.status is None
         if pid == os.getpid():
             return True
+        if self.registry is not None and self.registry.host_of(pid) is not None:
+            return True  # a simulated process hosted by another minidocker process
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -335,18 +371,24 @@ class SimKernel(Kernel):
         me = self.current()
         target = self._find(pid, me) if not me.host else self.processes.get(pid)
         if target is None or target.host:
-            if me.host and target is None:
-                os.kill(pid, sig)  # a real process (a detached supervisor, say)
-                return
+            if me.host and target is None and self.registry is not None:
+                if sig == 0 and self.registry.host_of(pid) is not None:
+                    return
+                if self.registry.send(pid, sig):  # hosted by another minidocker process
+                    return
+            # never a real process: simulated PIDs may be anyone's on the host
             raise ProcessLookupError(errno.ESRCH, os.strerror(errno.ESRCH))
         if target.status is not None:
             return  # a zombie takes no more signals
         if sig == 0:
             return
-        init_of_own_ns = target.pid_in(target.pid_ns) == 1
-        if init_of_own_ns and sig != signal.SIGKILL and target.pid_ns is me.pid_ns:
-            return  # PID 1 gets only the signals it handles; simulated programs handle none
-        if init_of_own_ns and sig not in (signal.SIGKILL,) and sig not in _FATAL_BY_DEFAULT:
+        self._post(target, sig, me.pid_ns)
+
+    def _post(self, target: SimProcess, sig: int, sender_ns: PidNamespace) -> None:
+        if target.pid_in(target.pid_ns) == 1 and (sig != signal.SIGKILL or target.pid_ns is sender_ns):
+            # A namespace's init gets only the signals it has a handler for (simulated programs
+            # have none); SIGKILL reaches it only from an ancestor namespace. That is why
+            # `docker stop` of a plain `sh` waits out its timeout, then kills.
             return
         self._deliver(target, sig)
 
@@ -359,6 +401,12 @@ class SimKernel(Kernel):
         if sig in _FATAL_BY_DEFAULT:
             p.pending.append(sig)
             p.wake.set()
+        if sig == signal.SIGKILL:
+            # A child run in its parent's thread holds the parent until it returns: it goes too
+            # (on Linux it would live on, adopted; documented as a simplification).
+            for q in list(self.processes.values()):
+                if q.inline and q.ppid == p.pid and q.status is None:
+                    self._deliver(q, sig)
 
     def check_signals(self, p: SimProcess | None = None) -> None:
         """Called by simulated programs between steps: a fatal signal ends the process."""
@@ -397,6 +445,10 @@ class SimKernel(Kernel):
         target = me if who == "self" else self._find(int(who), me) if not me.host \
             else self.processes.get(int(who))
         if target is None:
+            if self.registry is not None and who != "self" and self.registry.host_of(int(who)):
+                raise MinidockerError("exec: the simulator cannot join a container that another "
+                                      "minidocker process runs; exec works from the process that "
+                                      "started it (a notebook's Engine, say)")
             raise _err(errno.ENOENT, path)
         if kind == "pid":
             me.children_ns = None if target is me else target.pid_ns

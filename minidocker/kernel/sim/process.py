@@ -168,6 +168,7 @@ class SimProcess:
     comm: str = ""                                   # /proc/PID/comm: the program's name
     environ: dict[str, str] = field(default_factory=dict)
     host: bool = False                               # the runtime's own (real) process
+    inline: bool = False                             # runs in its parent's thread (a shell's child)
     state: str = "R"
     status: int | None = None                        # wait status once it has exited
     pending: list[int] = field(default_factory=list)

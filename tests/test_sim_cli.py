@@ -1,0 +1,72 @@
+"""The minidocker CLI on the simulated kernel: separate processes, one simulated machine.
+
+A detached container lives in its supervisor (a real process); ``ps``,
+``logs``, ``stop`` and ``kill`` run in other processes and reach it through
+the state root, as they would reach a real container through the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+@pytest.fixture
+def md(tmp_path):
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim")
+
+    def run(*args, timeout=60):
+        return subprocess.run([sys.executable, "-m", "minidocker", *args], env=env, text=True,
+                              capture_output=True, timeout=timeout)
+    return run
+
+
+def test_run_prints_the_container_hostname_with_a_built_in_image(md):
+    r = md("run", "--rm", "busybox", "hostname")
+    assert r.returncode == 0 and len(r.stdout.strip()) == 12
+    assert md("ps", "-aq").stdout == ""      # --rm removed it
+
+
+def test_a_detached_container_is_seen_logged_and_stopped_from_other_processes(md):
+    cid = md("run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo started; sleep 100").stdout.strip()
+    assert len(cid) == 64
+    deadline = time.monotonic() + 10
+    while "started" not in md("logs", "bg").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert md("logs", "bg").stdout == "started\n"
+    assert "Up " in md("ps").stdout
+    started = time.monotonic()
+    assert md("stop", "-t", "1", "bg").returncode == 0
+    # sh as PID 1 ignores SIGTERM (no handler), so stop waits out the timeout, then kills
+    assert time.monotonic() - started >= 1
+    [info] = json.loads(md("inspect", "bg").stdout)
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 137
+    assert md("rm", "bg").returncode == 0
+
+
+def test_kill_reaches_a_detached_container(md):
+    md("run", "-d", "--name", "k", "busybox", "sh", "-c", "sleep 100; true")
+    assert md("kill", "k").returncode == 0
+    assert md("wait", "k").stdout.strip() == "137"
+    md("rm", "k")
+
+
+def test_exec_into_another_process_container_is_a_clear_error(md):
+    md("run", "-d", "--name", "x", "busybox", "sh", "-c", "sleep 100; true")
+    r = md("exec", "x", "ps")
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("minidocker: exec: the simulator cannot join a container")
+    md("rm", "-f", "x")
+
+
+def test_an_unknown_kernel_name_is_one_clear_line(md, tmp_path):
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "s"), MINIDOCKER_KERNEL="bsd")
+    r = subprocess.run([sys.executable, "-m", "minidocker", "ps"], env=env, text=True,
+                       capture_output=True)
+    assert r.returncode != 0
+    assert r.stderr.strip() == "minidocker: unknown MINIDOCKER_KERNEL 'bsd': choose linux or sim"
