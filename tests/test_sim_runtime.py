@@ -178,3 +178,34 @@ def test_the_seed_recipe_installs_packages_in_a_debian_look_alike(tmp_path):
     with os.fdopen(r, "rb") as f:
         out = f.read().decode()
     assert code == 0 and out.startswith("v18.")
+
+
+def test_a_cpu_quota_holds_a_busy_loop_to_its_share(sim):
+    import threading
+    import time
+    k = sim.kernel
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    runner = threading.Thread(target=lambda: sim.run(
+        "busybox", ["sh", "-c", "while :; do :; done"], attach=Attach(None, devnull, devnull),
+        cpus="0.5", auto_remove=True))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not [e for e in k.cgroups.snapshot() if e["path"].startswith("/minidocker/")] \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [cg] = [e["path"] for e in k.cgroups.snapshot() if e["path"].startswith("/minidocker/")]
+        usage = lambda: int(k.cgroups.read_file(f"/sys/fs/cgroup{cg}/cpu.stat").split()[1])
+        time.sleep(0.3)
+        u0, t0 = usage(), time.monotonic()
+        time.sleep(1.5)
+        share = (usage() - u0) / 1e6 / (time.monotonic() - t0)
+        assert 0.35 < share < 0.6   # CFS bandwidth: 50 ms of CPU per 100 ms period
+        stat = k.cgroups.read_file(f"/sys/fs/cgroup{cg}/cpu.stat")
+        assert int(stat.split("nr_throttled ")[1].split()[0]) > 0
+    finally:
+        [init] = [p for p in k.processes.values() if not p.host and p.pid_in(p.pid_ns) == 1]
+        k._signal(init.pid, 9)
+        runner.join(10)
+        os.close(devnull)
+    assert not runner.is_alive()

@@ -19,6 +19,7 @@ import json
 import os
 import select
 import signal
+import threading
 import socket
 from dataclasses import dataclass
 
@@ -267,7 +268,10 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
         except ProcessLookupError:
             pass
 
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    # Only the main thread may set handlers; a run from another thread (a notebook's
+    # background cell, say) leaves signals to whoever owns them.
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} \
+        if threading.current_thread() is threading.main_thread() else {}
     status = None
     open_fds = set(streams)
     try:

@@ -176,6 +176,7 @@ class SimProcess:
     done: threading.Condition = field(default_factory=threading.Condition)
     thread: threading.Thread | None = None
     rss: int = 0
+    cpu_mark: float = 0.0                            # thread CPU time at the last poll
 
     def pid_in(self, ns: PidNamespace) -> int | None:
         """This process's number in ``ns`` (None when ``ns`` cannot see it)."""

@@ -309,6 +309,17 @@ class SimSystem:
     def time(self) -> float:
         return time.time()
 
+    def poll(self) -> None:
+        """Charge the CPU this thread used since the last poll; wait out cpu.max's throttling."""
+        self._check()
+        now = time.thread_time()
+        used, self.p.cpu_mark = now - self.p.cpu_mark, now
+        if used <= 0 or used > 1:   # the first poll, or a long gap: nothing sensible to charge
+            return
+        wall = self.k.cgroups.charge_cpu(self.p.pid, int(used * 1_000_000))
+        if wall > used:
+            self.sleep(wall - used)  # throttled: CFS makes it wait for its next period
+
     def allocate(self, nbytes: int) -> None:
         self._check()
         self.k.charge_memory(self.p, nbytes)

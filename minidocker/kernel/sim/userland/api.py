@@ -117,6 +117,9 @@ class System(Protocol):
         # changes); the status it ends with, which the caller must end with too
     def kill(self, pid: int, signal: int) -> None: ...
     def sleep(self, seconds: float) -> None: ...               # raises Killed if signalled
+    def poll(self) -> None: ...
+        # a busy program's checkpoint: a pending fatal signal ends it here (Killed), and
+        # the CPU it used since the last call is charged to its cgroup (cpu.max may slow it)
     def time(self) -> float: ...                               # the (injectable) clock
     def allocate(self, nbytes: int) -> None: ...               # charge memory; the cgroup may OOM-kill (Killed(9))
     def free(self, nbytes: int) -> None: ...

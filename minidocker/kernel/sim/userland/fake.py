@@ -579,6 +579,9 @@ class FakeSystem:
         stream.write((text + "\n").encode("utf-8", "surrogateescape"))
         return status
 
+    def poll(self) -> None:
+        self._signals()
+
     def kill(self, pid: int, signal: int) -> None:
         p = self.kernel.procs.get(pid)
         if p is None:

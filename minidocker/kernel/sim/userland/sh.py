@@ -931,6 +931,7 @@ class Shell:
         self.loops += 1
         try:
             for item in items:
+                self.sys.poll()
                 self.setvar(node.var, item)
                 if self._loop_body(node.body):
                     break
@@ -943,6 +944,7 @@ class Shell:
         self.loops += 1
         try:
             while True:
+                self.sys.poll()   # a busy loop stays killable, and its CPU time is counted
                 c = self.condition(node.cond)
                 if (c == 0) == node.until:
                     break
