@@ -292,7 +292,7 @@ def cmd_build(a) -> int:
         labels[name] = value
     options = BuildOptions(tags=a.tag, dockerfile=a.file, build_args=args, target=a.target,
                            no_cache=a.no_cache, labels=labels, quiet=a.quiet)
-    image = _engine().build(a.context, options, sys.stderr)
+    image = _engine(a.explain).build(a.context, options, sys.stderr)
     if a.iidfile:
         from .fileio import atomic_write
         atomic_write(a.iidfile, image.id.encode())
@@ -613,6 +613,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     "local tar and tar.gz archives; URLs are not fetched (offline).")
     build.add_argument("context", metavar="PATH", help="the build context directory")
     build.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
+    build.add_argument("--explain", action="store_true",
+                       help="print each kernel operation of the RUN steps, with the reason for it")
     build.add_argument("-f", "--file", help="the Dockerfile (default PATH/Dockerfile)")
     build.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
                        help="a build-time variable (repeatable)")

@@ -88,6 +88,21 @@ class Kernel(abc.ABC):
     #: simulated process's own descriptor table and mount namespace.
     fs = os
 
+    def context(self) -> dict:
+        """Where the caller stands: its namespaces (kind → inode) and cgroup, for traces."""
+        ns = {}
+        for kind in ("pid", "mnt", "uts", "ipc", "net", "cgroup"):
+            try:
+                ns[kind] = int(os.readlink(f"/proc/self/ns/{kind}").split("[")[1].rstrip("]"))
+            except (OSError, IndexError, ValueError):
+                pass
+        try:
+            with open("/proc/self/cgroup") as f:
+                cgroup = f.readline().strip().split(":", 2)[-1]
+        except OSError:
+            cgroup = ""
+        return {"ns": ns, "cgroup": cgroup}
+
     def lstat(self, path: str):
         """lstat(2) of a host file, with what only root may set (owner, device
         nodes such as whiteouts) as this kernel sees it."""

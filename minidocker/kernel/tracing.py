@@ -15,8 +15,11 @@ container's ``execve``, so it never leaks into the container.
 from __future__ import annotations
 
 import errno
+import json
 import os
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import base
@@ -56,6 +59,17 @@ class Event:
     result: object = None
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
+    context: dict = field(default_factory=dict)   # the caller's namespaces and cgroup
+
+    def to_json(self) -> dict:
+        return {"op": self.op, "args": [_jsonable(a) for a in self.args], "pid": self.pid,
+                "reason": self.reason, "result": _jsonable(self.result), "error": self.error,
+                "at": self.at, "context": self.context}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "Event":
+        return cls(obj["op"], tuple(obj["args"]), obj["pid"], obj["reason"], obj["result"],
+                   obj["error"], obj["at"], obj.get("context", {}))
 
     def call(self) -> str:
         if self.op == "unshare" or self.op == "setns":
@@ -153,6 +167,7 @@ class TracingKernel(Kernel):
         self.sink = sink
         self.keep_fd = keep_fd
         self.events: list[Event] = []
+        self.with_context = False
         self.name = f"tracing({inner.name})"
         self._faults: dict[str, list[int]] = {}
         self._counts: dict[str, int] = {}
@@ -188,6 +203,11 @@ class TracingKernel(Kernel):
         # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
         shown = tuple(_readable(a) for a in args) if op in ("mount", "umount") else args
         event = Event(op, shown, self.inner.getpid(), explain(op, shown))
+        if self.with_context:
+            try:
+                event.context = self.inner.context()
+            except Exception:  # a context is a nicety; the call itself must not fail for it
+                event.context = {}
         self._counts[op] = self._counts.get(op, 0) + 1
         self.events.append(event)
         try:
@@ -242,3 +262,76 @@ def printing_sink(fd: int) -> Callable[[Event], None]:
         who = "runtime  " if event.pid == origin else "container"
         os.write(fd, f"[{who}] {event.line()}\n".encode())
     return sink
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+class Trace:
+    """What ``minidocker.trace()`` yields: the tracing kernel and its events, in order."""
+
+    def __init__(self, kernel: TracingKernel):
+        self.kernel = kernel
+
+    @property
+    def events(self) -> list[Event]:
+        return sorted(self.kernel.events, key=lambda e: e.at)
+
+    def lines(self) -> list[str]:
+        return [e.line() for e in self.events if e.op not in QUIET]
+
+
+@contextmanager
+def trace(kernel: Kernel | None = None):
+    """Record every kernel call made inside the block (see ``minidocker.trace``).
+
+    On Linux a container's first process is a forked copy: its events come back
+    as JSON lines through a pipe that closes at its ``execve``. On the simulator
+    they are recorded in place.
+    """
+    from . import get_kernel
+    from .. import kernel as kernels
+    inner = kernel or get_kernel()
+    origin = os.getpid()
+    r, w = os.pipe2(os.O_CLOEXEC)
+    tracer = TracingKernel(inner, None, keep_fd=w)
+    tracer.with_context = True
+
+    def sink(event: Event) -> None:
+        if os.getpid() != origin:  # a forked child: hand the event to the parent
+            try:
+                os.write(w, (json.dumps(event.to_json()) + "\n").encode())
+            except OSError:
+                pass
+
+    tracer.sink = sink
+
+    def collect() -> None:
+        buf = b""
+        while chunk := os.read(r, 65536):
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                try:
+                    tracer.events.append(Event.from_json(json.loads(line)))
+                except ValueError:
+                    pass
+        os.close(r)
+
+    reader = threading.Thread(target=collect, daemon=True, name="minidocker-trace")
+    reader.start()
+    saved = kernels._default
+    kernels._default = tracer
+    try:
+        yield Trace(tracer)
+    finally:
+        kernels._default = saved
+        os.close(w)
+        reader.join(5)

@@ -110,6 +110,13 @@ class SimKernel(Kernel):
         p = self.current()
         return p.pid_in(p.pid_ns)
 
+    def context(self) -> dict:
+        p = self.current()
+        ns = {kind: self.namespace_of(p, kind).inode for kind in ("pid", "mnt", "uts", "ipc", "net",
+                                                                   "cgroup")}
+        cgroup = self.cgroups.cgroup_of(p.pid) if self.cgroups_has(p.pid) else "/"
+        return {"ns": ns, "cgroup": cgroup, "host_pid": p.pid}
+
     def cgroups_has(self, pid: int) -> bool:
         try:
             self.cgroups.cgroup_of(pid)
