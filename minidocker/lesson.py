@@ -1,0 +1,83 @@
+"""Small helpers for the notebooks: run a container and see its output, check an answer.
+
+A lesson cell should read like the step it teaches, so the plumbing lives
+here: ``run`` starts a container attached to pipes and returns what it
+printed; ``check`` verifies a "check yourself" answer and says so; ``steps``
+prints a trace's kernel calls one per line, with their reasons.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .engine import Engine
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+    id: str
+
+    def __repr__(self) -> str:   # what a notebook cell shows
+        text = self.out + (self.err if self.err else "")
+        return text + f"(exit code {self.code})"
+
+
+def engine(root=None) -> Engine:
+    """The engine for a lesson; says which kernel it runs on."""
+    e = Engine(root)
+    k = e.kernel
+    print(f"kernel: {'simulated' if k.simulated else 'real Linux'} ({k.name}); "
+          f"state in {e.store.root}")
+    return e
+
+
+def run(e: Engine, image: str, *cmd: str, keep: bool = False, **options) -> Result:
+    """Run ``cmd`` in a new container from ``image``; its exit code and output.
+
+    The container is removed afterwards unless ``keep`` (then ``inspect`` it by ``id``).
+    """
+    from .runtime.supervisor import Attach
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        record, code = e.run(image, list(cmd) or None, attach=Attach(None, out_w, err_w),
+                             auto_remove=not keep, **options)
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    with os.fdopen(out_r, "rb") as o, os.fdopen(err_r, "rb") as err:
+        return Result(code, o.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                      record.id)
+
+
+def sh(e: Engine, script: str, image: str = "busybox", **options) -> Result:
+    """``run(e, image, "sh", "-c", script)``."""
+    return run(e, image, "sh", "-c", script, **options)
+
+
+def check(condition: bool, what: str) -> None:
+    """A "check yourself" verification: passes with a line saying what was checked, or fails."""
+    if not condition:
+        raise AssertionError(f"check failed: {what}")
+    print(f"✓ check passed: {what}")
+
+
+def steps(trace, ops: tuple[str, ...] | None = None, limit: int | None = None) -> None:
+    """Print the kernel calls of a ``minidocker.trace()`` block, one per line with its reason."""
+    shown = 0
+    for event in trace.events:
+        if ops is not None and event.op not in ops:
+            continue
+        if ops is None and event.op in ("chown", "getxattr", "listxattr", "read_file",
+                                        "process_alive", "waitpid"):
+            continue
+        who = "container" if event.context.get("ns", {}).get("mnt") != \
+            trace.events[0].context.get("ns", {}).get("mnt") else "runtime  "
+        print(f"[{who}] {event.line()}")
+        shown += 1
+        if limit is not None and shown >= limit:
+            break
