@@ -55,6 +55,9 @@ def _engine(explain: bool = False):
     if why:
         print(f"minidocker: using the simulated kernel ({why}); MINIDOCKER_KERNEL=linux|sim chooses",
               file=sys.stderr)
+    if name == "sim":
+        from .kernel import get_kernel
+        get_kernel().detach_in_process = False  # `run -d` must outlive this process
     if not explain:
         engine = Engine()
         engine.progress = _progress

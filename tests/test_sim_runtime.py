@@ -209,3 +209,22 @@ def test_a_cpu_quota_holds_a_busy_loop_to_its_share(sim):
         runner.join(10)
         os.close(devnull)
     assert not runner.is_alive()
+
+
+def test_detached_containers_stay_in_the_notebooks_process_with_exec_logs_and_stop(sim):
+    import time
+    record, _ = sim.run("busybox", ["sh", "-c", "echo up; sleep 100; true"], detach_=True, name="bg")
+    deadline = time.monotonic() + 5
+    while "up" not in "".join(text for _, text in sim.logs("bg")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [text for _, text in sim.logs("bg")] == ["up\n"]
+    assert [r["Names"] for r in sim.ps_rows()] == ["bg"]
+    out_r, out_w = os.pipe()
+    code = sim.exec_("bg", ["sh", "-c", "ps; true"], attach=Attach(None, out_w, out_w))
+    os.close(out_w)
+    with os.fdopen(out_r) as f:
+        listing = f.read()
+    assert code == 0 and "sh -c echo up; sleep 100; true" in listing   # the container's PID 1
+    sim.stop("bg", timeout=0.5)
+    assert sim.inspect_container("bg")["State"]["ExitCode"] == 137
+    sim.rm("bg")

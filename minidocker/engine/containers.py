@@ -120,13 +120,13 @@ class ContainerVerbs:
             finally:
                 self._after_exit(record)
 
-        def run(started_fd):
+        def run(started):
             try:
-                supervise(self.kernel, record, layers, None, started_fd)
+                supervise(self.kernel, record, layers, None, started)
             finally:
                 self._after_exit(record)
 
-        detach(run)
+        detach(run, in_process=self.kernel.detach_in_process)
         return 0
 
     def _after_exit(self, record: Record) -> None:
@@ -175,12 +175,11 @@ class ContainerVerbs:
             return pid, ours
 
         if detach_:
-            def background(started_fd):
+            def background(started):
                 pid, ours = go(None)
-                os.write(started_fd, b"ok")
-                os.close(started_fd)
+                started.ok()
                 relay(k, pid, ours, tty, None, False, None)
-            detach(background)
+            detach(background, in_process=k.detach_in_process)
             return 0
         pid, ours = go(attach)
         return exit_code(relay(k, pid, ours, tty, attach, stdin, None))

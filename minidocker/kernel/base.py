@@ -78,6 +78,9 @@ class Kernel(abc.ABC):
 
     name: str = "abstract"
     simulated: bool = False   # True for the simulator: base images come built in
+    # Detached containers' supervisors: a forked process (they outlive the CLI), or a
+    # thread of this process (a notebook's simulator keeps its containers in view).
+    detach_in_process: bool = False
 
     #: The calling process's file and descriptor calls, with the names and
     #: signatures of Python's ``os`` module (``open``, ``close``, ``dup``,

@@ -185,6 +185,10 @@ class TracingKernel(Kernel):
         return self.inner.simulated
 
     @property
+    def detach_in_process(self) -> bool:
+        return self.inner.detach_in_process
+
+    @property
     def fs(self):
         return self.inner.fs  # descriptor plumbing is not traced: too many calls, too dull
 

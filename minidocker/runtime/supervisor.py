@@ -174,7 +174,7 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
 
 
 def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | None,
-              started_fd: int | None = None) -> int:
+              started: "StartSignal | None" = None) -> int:
     """Run the container to its end; return its exit code (Docker's rules)."""
     spec = record.spec
     cg = cgroups.manager(k, spec.id)
@@ -202,9 +202,8 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         record.state.StartedAt = now()
         record.state.Error = ""
         record.save_state()
-        if started_fd is not None:
-            os.write(started_fd, b"ok")
-            os.close(started_fd)
+        if started is not None:
+            started.ok()
         status = relay(k, pid, ours, spec.tty, attach, spec.stdin, log, port)
     except StartFailed as e:
         cg.destroy()
@@ -417,12 +416,54 @@ def _deliver(stream: str, data: bytes, log, targets: dict[str, int]) -> None:
             targets.pop(stream)
 
 
-def detach(run) -> int:
-    """Run ``run(started_fd)`` in a detached supervisor; wait only until it has started.
+class StartSignal:
+    """The detached supervisor's one message to whoever waits for the start: "ok" once
+    the container runs, or the error that stopped it — never both, never after closing
+    (a closed descriptor's number may already belong to the container's log)."""
 
-    Returns 0 once the container runs; raises StartFailed with the child's message.
+    def __init__(self, fd: int):
+        self.fd: int | None = fd
+
+    def ok(self) -> None:
+        self._send(b"ok")
+
+    def fail(self, code: int, message: str) -> None:
+        self._send(json.dumps({"code": code, "message": message}).encode())
+
+    def _send(self, data: bytes) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.write(self.fd, data)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+def detach(run, in_process: bool = False) -> int:
+    """Run ``run(started)`` in a detached supervisor; wait only until it has started.
+
+    ``run`` calls ``started.ok()`` once the container runs. The supervisor is a
+    forked, session-leading process, or with ``in_process`` a thread of this one
+    (the simulator in a notebook, whose containers must stay in its view).
+    Returns 0 once the container runs; raises StartFailed with the supervisor's message.
     """
     r, w = os.pipe2(os.O_CLOEXEC)
+    started = StartSignal(w)
+
+    def supervisor() -> None:
+        try:
+            run(started)
+        except StartFailed as e:
+            started.fail(e.exit_code, str(e))
+        except BaseException as e:
+            started.fail(125, str(e))
+        finally:
+            started.fail(125, "the container's supervisor ended before the container started")
+
+    if in_process:
+        threading.Thread(target=supervisor, daemon=True, name="minidocker-supervisor").start()
+        return _started(r)
     pid = os.fork()
     if pid == 0:
         os.close(r)
@@ -433,16 +474,17 @@ def detach(run) -> int:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            try:
-                run(w)
-            except StartFailed as e:
-                os.write(w, json.dumps({"code": e.exit_code, "message": str(e)}).encode())
-            except BaseException as e:
-                os.write(w, json.dumps({"code": 125, "message": str(e)}).encode())
+            supervisor()
         finally:
             os._exit(0)
+    started.fd = None
     os.close(w)
     os.waitpid(pid, 0)
+    return _started(r)
+
+
+def _started(r: int) -> int:
+    """What the supervisor said on its start pipe: 0, or StartFailed."""
     data = _read_all(r)
     os.close(r)
     if data == b"ok" or data.startswith(b"ok"):

@@ -56,6 +56,7 @@ def _err(code: int, what: str = "") -> OSError:
 class SimKernel(Kernel):
     name = "sim"
     simulated = True
+    detach_in_process = True   # the CLI turns it off: its process ends after `run -d`
 
     def __init__(self, *, clock=None) -> None:
         self.meta = Meta()
@@ -126,6 +127,19 @@ class SimKernel(Kernel):
 
     def _find(self, pid: int, seen_from: SimProcess) -> SimProcess | None:
         ns = seen_from.pid_ns
+        for p in self.processes.values():
+            if p.pid_in(ns) == pid:
+                return p
+        return None
+
+    def _by_proc_pid(self, pid: int, me: SimProcess) -> SimProcess | None:
+        """The process that ``/proc/PID`` names for ``me``: numbered as the PID namespace
+        of the /proc it sees (the host's real /proc numbers processes as the host does)."""
+        try:
+            loc = self.lookup("/proc")
+        except OSError:
+            loc = None
+        ns = loc.fs.ns if loc is not None and isinstance(loc.fs, ProcFS) else self.root_pid_ns
         for p in self.processes.values():
             if p.pid_in(ns) == pid:
                 return p
@@ -449,8 +463,7 @@ class SimKernel(Kernel):
             raise _err(errno.EINVAL, path)
         me = self.current()
         who, kind = m.groups()
-        target = me if who == "self" else self._find(int(who), me) if not me.host \
-            else self.processes.get(int(who))
+        target = me if who == "self" else self._by_proc_pid(int(who), me)
         if target is None:
             if self.registry is not None and who != "self" and self.registry.host_of(int(who)):
                 raise MinidockerError("exec: the simulator cannot join a container that another "
