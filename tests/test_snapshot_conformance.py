@@ -18,10 +18,19 @@ from minidocker.errors import Conflict, NotFound
 from minidocker.image.layer import apply_layer, write_layer
 from minidocker.kernel import get_kernel
 from minidocker.kernel.base import MNT_DETACH
+from minidocker.kernel.sim.kernel import SimKernel
 from minidocker.snapshot import ACTIVE, COMMITTED, VIEW
 from minidocker.snapshot.overlay import OverlaySnapshotter
 
 SNAPSHOTTERS = {"overlay": OverlaySnapshotter}
+# Each snapshotter is checked on both kernels: the real one (as root) mounts for real,
+# the simulated one keeps the layers' whiteouts and owners its own way.
+KERNELS = {"linux": get_kernel, "sim": SimKernel}
+
+
+@pytest.fixture(params=[pytest.param("linux", marks=pytest.mark.root), "sim"])
+def kernel(request):
+    return KERNELS[request.param]()
 
 
 @pytest.fixture(params=sorted(SNAPSHOTTERS))
@@ -29,28 +38,50 @@ def sn(request, tmp_path):
     return SNAPSHOTTERS[request.param](tmp_path / "snapshots")
 
 
-def commit_layer(sn, name, parent, tar_bytes):
+def commit_layer(sn, name, parent, tar_bytes, kernel=None):
     key = f"extract {name}"
     sn.prepare(key, parent)
-    apply_layer(get_kernel(), io.BytesIO(tar_bytes), sn.diff_dir(key))
+    apply_layer(kernel or get_kernel(), io.BytesIO(tar_bytes), sn.diff_dir(key))
     sn.commit(name, key)
 
 
+class RealView:
+    """A mounted tree read through the real filesystem (the simulator's ``View`` twin)."""
+
+    def __init__(self, top):
+        self.top = top
+
+    def read(self, path):
+        return (self.top / path).read_bytes()
+
+    def write(self, path, data):
+        (self.top / path).write_bytes(data)
+
+    def exists(self, path):
+        return os.path.lexists(self.top / path)
+
+    def listdir(self, path="."):
+        return sorted(os.listdir(self.top / path))
+
+    def unlink(self, path):
+        (self.top / path).unlink()
+
+
 @pytest.fixture
-def mounted(tmp_path):
-    """Mount a list of mounts on a fresh directory; unmount afterwards."""
+def mounted(tmp_path, kernel):
+    """Mount a list of mounts on a fresh directory; a view of it; unmount afterwards."""
     targets = []
 
     def mount(mounts):
         target = tmp_path / f"mnt{len(targets)}"
         target.mkdir()
-        get_kernel().mount_all(mounts, str(target))
+        kernel.mount_all(mounts, str(target))
         targets.append(target)
-        return target
+        return kernel.view(str(target)) if kernel.simulated else RealView(target)
 
     yield mount
     for t in reversed(targets):
-        get_kernel().umount(str(t), MNT_DETACH)
+        kernel.umount(str(t), MNT_DETACH)
 
 
 def test_prepare_without_parent_gives_a_writable_bind_mount(sn):
@@ -170,45 +201,43 @@ def test_metadata_survives_a_new_instance(sn, tmp_path):
 # -- real mounts ----------------------------------------------------------------
 
 @pytest.fixture
-def three_layers(sn):
+def three_layers(sn, kernel):
     commit_layer(sn, "l1", None, make_tar(
         ("a", b"from l1"), ("gone", b"deleted later"), ("dir", None),
-        ("dir/x", b"x"), ("dir/y", b"y"), ("keep", None), ("keep/k", b"k")))
+        ("dir/x", b"x"), ("dir/y", b"y"), ("keep", None), ("keep/k", b"k")), kernel)
     commit_layer(sn, "l2", "l1", make_tar(
-        (".wh.gone", b""), ("dir", None), ("dir/.wh..wh..opq", b""), ("dir/z", b"z")))
-    commit_layer(sn, "l3", "l2", make_tar(("a", b"from l3")))
+        (".wh.gone", b""), ("dir", None), ("dir/.wh..wh..opq", b""), ("dir/z", b"z")), kernel)
+    commit_layer(sn, "l3", "l2", make_tar(("a", b"from l3")), kernel)
     return sn
 
 
-@pytest.mark.root
-def test_union_whiteout_and_opaque_dir_on_a_real_overlay(three_layers, mounted):
+def test_union_whiteout_and_opaque_dir_on_a_mounted_overlay(three_layers, mounted):
     merged = mounted(three_layers.view("v", "l3"))
-    assert (merged / "a").read_bytes() == b"from l3"
-    assert not (merged / "gone").exists()
-    assert sorted(os.listdir(merged / "dir")) == ["z"]
-    assert (merged / "keep" / "k").read_bytes() == b"k"
+    assert merged.read("a") == b"from l3"
+    assert not merged.exists("gone")
+    assert merged.listdir("dir") == ["z"]
+    assert merged.read("keep/k") == b"k"
     with pytest.raises(OSError):
-        (merged / "new").write_bytes(b"no")  # a view is read-only
+        merged.write("new", b"no")  # a view is read-only
 
 
-@pytest.mark.root
-def test_active_snapshot_copies_up_and_records_deletions(three_layers, mounted):
+def test_active_snapshot_copies_up_and_records_deletions(three_layers, mounted, kernel):
     sn = three_layers
     merged = mounted(sn.prepare("ctr", "l3"))
-    (merged / "keep" / "k").write_bytes(b"changed")
-    (merged / "a").unlink()
-    (merged / "new").write_bytes(b"new")
+    merged.write("keep/k", b"changed")
+    merged.unlink("a")
+    merged.write("new", b"new")
     upper = sn.diff_dir("ctr")
     assert open(os.path.join(upper, "keep", "k"), "rb").read() == b"changed"
-    st = os.lstat(os.path.join(upper, "a"))
+    st = kernel.lstat(os.path.join(upper, "a"))
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
     # The lower layers are untouched: layers are read-only and shared.
     lower = mounted(sn.view("check", "l3"))
-    assert (lower / "keep" / "k").read_bytes() == b"k"
-    assert (lower / "a").read_bytes() == b"from l3"
+    assert lower.read("keep/k") == b"k"
+    assert lower.read("a") == b"from l3"
     # The upperdir becomes an OCI layer with a whiteout for the deleted file.
     buf = io.BytesIO()
-    write_layer(get_kernel(), upper, buf)
+    write_layer(kernel, upper, buf)
     import tarfile
     names = tarfile.open(fileobj=io.BytesIO(buf.getvalue())).getnames()
     assert ".wh.a" in names and "new" in names and "keep/k" in names
