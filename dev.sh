@@ -119,6 +119,24 @@ demo() {
     minidocker run --rm seed-app:v2
     say "minidocker system df"
     minidocker system df
+    say "MINIDOCKER_KERNEL=sim minidocker run --rm busybox sh -c 'hostname; ps'   # the simulated kernel"
+    MINIDOCKER_ROOT="$(mktemp -d)" MINIDOCKER_KERNEL=sim minidocker run --rm busybox sh -c 'hostname; ps'
+    say "the lessons: bash dev.sh notebooks  (runs notebooks/ and renders them to notebooks/html/)"
+}
+
+notebooks() {
+    # Run every lesson notebook top to bottom and render it to HTML (notebooks/html/),
+    # for students without Jupyter. MINIDOCKER_KERNEL=sim|linux picks the kernel.
+    setup
+    local out="notebooks/html" nb
+    mkdir -p "$out"
+    for nb in notebooks/[0-9][0-9]_*.ipynb; do
+        [ -e "$nb" ] || die "no notebooks in notebooks/"
+        say "running and rendering $nb"
+        MINIDOCKER_ROOT="${MINIDOCKER_ROOT:-$(mktemp -d)}" "$venv/bin/jupyter" nbconvert \
+            --execute --to html --ExecutePreprocessor.timeout=120 --output-dir "$out" "$nb"
+    done
+    say "open $out/*.html in a browser (or: $venv/bin/jupyter lab notebooks/)"
 }
 
 run_tests() {
@@ -130,6 +148,7 @@ run_tests() {
 case "${1:-}" in
     demo) shift; demo "$@" ;;
     test) shift; run_tests "$@" ;;
+    notebooks) shift; notebooks "$@" ;;
     setup) setup ;;
-    *) die "usage: bash dev.sh demo|test [pytest args]|setup" ;;
+    *) die "usage: bash dev.sh demo|test [pytest args]|notebooks|setup" ;;
 esac
