@@ -70,3 +70,31 @@ def test_an_unknown_kernel_name_is_one_clear_line(md, tmp_path):
                        capture_output=True)
     assert r.returncode != 0
     assert r.stderr.strip() == "minidocker: unknown MINIDOCKER_KERNEL 'bsd': choose linux or sim"
+
+
+def test_an_interactive_terminal_gives_a_usable_shell(tmp_path, monkeypatch):
+    import pty
+    import select
+    monkeypatch.setenv("MINIDOCKER_ROOT", str(tmp_path / "state"))
+    monkeypatch.setenv("MINIDOCKER_KERNEL", "sim")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "minidocker", "run", "--rm", "-it",
+                                  "busybox", "sh"])
+    output = b""
+    os.write(fd, b"echo $((6*7)); hostname | wc -c; exit 5\n")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if fd in ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 5
+    assert b"/ # " in output            # the prompt of an interactive shell on a terminal
+    assert b"42" in output and b"13" in output

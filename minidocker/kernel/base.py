@@ -226,6 +226,13 @@ class Kernel(abc.ABC):
     def open_pty(self, ptmx: str) -> tuple[int, int]:
         """A new pseudo-terminal from the multiplexer ``ptmx``: (master, slave)."""
 
+    def send_fd(self, sock: int, fd: int) -> None:
+        """Send descriptor ``fd`` over the unix socket ``sock`` (SCM_RIGHTS), then close ``sock``:
+        how a container hands its terminal's master end to the runtime (runc's console socket)."""
+        import socket
+        with socket.socket(fileno=sock) as s:
+            socket.send_fds(s, [b"pty"], [fd])
+
     @abc.abstractmethod
     def set_controlling_tty(self, fd: int) -> None:
         """ioctl(TIOCSCTTY): terminal ``fd`` becomes this session's controlling terminal."""

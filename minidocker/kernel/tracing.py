@@ -198,6 +198,9 @@ class TracingKernel(Kernel):
     def lstat(self, path):
         return self.inner.lstat(path)
 
+    def send_fd(self, sock, fd):
+        return self._call("send_fd", sock, fd)
+
     def bind_state_root(self, root) -> None:
         bind = getattr(self.inner, "bind_state_root", None)
         if bind is not None:

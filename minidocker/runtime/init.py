@@ -20,7 +20,6 @@ import errno
 import json
 import os
 import signal
-import socket
 import stat
 from dataclasses import dataclass
 
@@ -153,8 +152,7 @@ def _join_and_exec(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None
 
 def _attach_terminal(k: Kernel, console: int) -> None:
     master, slave = k.open_pty("/dev/pts/ptmx")
-    with socket.socket(fileno=console) as sock:
-        socket.send_fds(sock, [b"pty"], [master])
+    k.send_fd(console, master)
     k.fs.close(master)
     for fd in (0, 1, 2):
         k.fs.dup2(slave, fd)

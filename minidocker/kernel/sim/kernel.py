@@ -505,10 +505,22 @@ class SimKernel(Kernel):
         self.current().fds.close_all((0, 1, 2) + tuple(keep))  # stdio stays, as on Linux
 
     def open_pty(self, ptmx):
-        raise _err(errno.ENOSYS, "terminals (-t) are not simulated yet")
+        # A real pseudo-terminal: its line discipline (echo, line editing, ^C) is the
+        # host's, exactly what a container's terminal would give.
+        master, slave = os.openpty()
+        fds = self.current().fds
+        return (fds.install(OpenFile(real=master), True), fds.install(OpenFile(real=slave), False))
+
+    def send_fd(self, sock, fd):
+        import socket
+        p = self.current()
+        real_sock = os.dup(p.fds.get(sock)[0].real)
+        with socket.socket(fileno=real_sock) as s:
+            socket.send_fds(s, [b"pty"], [p.fds.get(fd)[0].real])
+        p.fds.close(sock)
 
     def set_controlling_tty(self, fd):
-        raise _err(errno.ENOSYS, "terminals (-t) are not simulated yet")
+        self.current().tty = fd  # job control is the userland's business; nothing to set here
 
     # -- paths -------------------------------------------------------------------------------
     def _fd_loc(self, fd: int) -> Loc:

@@ -177,6 +177,7 @@ class SimProcess:
     thread: threading.Thread | None = None
     rss: int = 0
     cpu_mark: float = 0.0                            # thread CPU time at the last poll
+    tty: int | None = None                           # its controlling terminal's descriptor
 
     def pid_in(self, ns: PidNamespace) -> int | None:
         """This process's number in ``ns`` (None when ``ns`` cannot see it)."""

@@ -87,7 +87,8 @@ class FdStream:
         pass
 
     def isatty(self) -> bool:
-        return False
+        f = self._file()
+        return f is not None and f.real is not None and os.isatty(f.real)
 
 
 class _OpenStream(FdStream):
