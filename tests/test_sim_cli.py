@@ -23,6 +23,7 @@ def md(tmp_path):
     def run(*args, timeout=60):
         return subprocess.run([sys.executable, "-m", "minidocker", *args], env=env, text=True,
                               capture_output=True, timeout=timeout)
+    run.root = env["MINIDOCKER_ROOT"]
     return run
 
 
@@ -56,12 +57,22 @@ def test_kill_reaches_a_detached_container(md):
     md("rm", "k")
 
 
-def test_exec_into_another_process_container_is_a_clear_error(md):
-    md("run", "-d", "--name", "x", "busybox", "sh", "-c", "sleep 100; true")
-    r = md("exec", "x", "ps")
-    assert r.returncode == 1
-    assert r.stderr.strip().startswith("minidocker: exec: the simulator cannot join a container")
+def test_exec_from_another_process_runs_in_the_container_through_its_supervisor(md):
+    md("run", "-d", "--name", "x", "--hostname", "inside", "busybox", "sh", "-c",
+       "echo marker > /tmp/m; sleep 100; true")
+    deadline = time.monotonic() + 10
+    while md("exec", "x", "cat", "/tmp/m").stdout != "marker\n" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = md("exec", "x", "sh", "-c", "hostname; cat /tmp/m; exit 3")
+    assert (r.returncode, r.stdout) == (3, "inside\nmarker\n")
+    r = subprocess.run([sys.executable, "-m", "minidocker", "exec", "-i", "x", "cat"], input="typed\n",
+                       text=True, capture_output=True, timeout=30,
+                       env=dict(os.environ, MINIDOCKER_ROOT=md.root, MINIDOCKER_KERNEL="sim"))
+    assert r.stdout == "typed\n"
+    missing = md("exec", "x", "nosuch")
+    assert missing.returncode == 127 and "executable file not found" in missing.stderr
     md("rm", "-f", "x")
+    assert md("exec", "x", "true").returncode != 0
 
 
 def test_an_unknown_kernel_name_is_one_clear_line(md, tmp_path):

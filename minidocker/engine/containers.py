@@ -121,9 +121,18 @@ class ContainerVerbs:
                 self._after_exit(record)
 
         def run(started):
+            port = None
+            if self.kernel.simulated and not self.kernel.detach_in_process:
+                # only this supervisor can reach the container's processes: exec goes through it
+                from ..runtime.supervisor import ExecPort
+                port = ExecPort(str(record.dir / "exec.sock"),
+                                lambda request, attached: self._exec_here(record.id, request, attached))
+                self.kernel.detach_in_process = True  # this supervisor keeps what it starts
             try:
                 supervise(self.kernel, record, layers, None, started)
             finally:
+                if port is not None:
+                    port.close()
                 self._after_exit(record)
 
         detach(run, in_process=self.kernel.detach_in_process)
@@ -161,6 +170,17 @@ class ContainerVerbs:
             raise Conflict(f"container {record.id[:12]} is not running")
         if workdir and not workdir.startswith("/"):
             raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
+        if self.kernel.simulated and record.state.SupervisorPid != os.getpid() \
+                and (record.dir / "exec.sock").exists():
+            from ..runtime.supervisor import Attach, remote_exec
+            request = {"cmd": list(cmd), "tty": tty, "stdin": stdin, "user": user,
+                       "workdir": workdir, "env": list(env), "detach": detach_}
+            devnull = os.open(os.devnull, os.O_RDWR)
+            try:
+                return remote_exec(str(record.dir / "exec.sock"), request,
+                                   attach or Attach(None, devnull, devnull))
+            finally:
+                os.close(devnull)
         plan = ExecPlan(record.state.Pid, tuple(cmd),
                         tuple(specs.parse_env(list(env), list(record.spec.env))),
                         workdir or record.spec.working_dir,
@@ -183,6 +203,13 @@ class ContainerVerbs:
             return 0
         pid, ours = go(attach)
         return exit_code(relay(k, pid, ours, tty, attach, stdin, None))
+
+    def _exec_here(self, container_id: str, request: dict, attach: Attach) -> int:
+        """An exec handed over to this container's supervisor (see ``ExecPort``)."""
+        return self.exec_(container_id, request["cmd"],
+                          tty=request["tty"], stdin=request["stdin"], user=request["user"],
+                          workdir=request["workdir"], env=request["env"],
+                          detach_=request["detach"], attach=None if request["detach"] else attach)
 
     # -- signals and waiting --------------------------------------------------------
     def kill(self, ref: str, signal: str | int = "KILL") -> Record:

@@ -334,6 +334,83 @@ def short_socket_path(path: str):
         os.close(fd)
 
 
+class ExecPort:
+    """``exec`` for a container whose processes only its supervisor can reach.
+
+    On the simulated kernel a detached container lives inside its supervisor, so
+    an ``exec`` from another process is handed over here: a unix socket in the
+    container's directory takes one JSON request with the caller's stdin, stdout
+    and stderr (SCM_RIGHTS), runs it with ``handler(request, attach)`` in the
+    supervisor, and answers ``{"code": N}`` or ``{"code": N, "message": M}``.
+    """
+
+    def __init__(self, path: str, handler):
+        self.path, self.handler = path, handler
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with short_socket_path(path) as short:
+            self.listener.bind(short)
+            os.chmod(short, 0o600)
+        self.listener.listen(4)
+        threading.Thread(target=self._serve, daemon=True, name="minidocker-exec-port").start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed: the container has ended
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+                request = json.loads(data)
+                try:
+                    reply = {"code": self.handler(request, Attach(fds[0], fds[1], fds[2]))}
+                except MinidockerError as e:
+                    reply = {"code": e.exit_code, "message": str(e)}
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+                conn.sendall(json.dumps(reply).encode())
+            except (OSError, ValueError, IndexError):
+                pass  # a broken request: the caller sees its connection close
+
+    def close(self) -> None:
+        self.listener.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def remote_exec(path: str, request: dict, attach: Attach) -> int:
+    """Ask a container's ``ExecPort`` to run ``request`` on our stdio; its exit code."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            with short_socket_path(path) as short:
+                sock.connect(short)
+        except OSError:
+            raise MinidockerError("exec: the container's supervisor does not answer") from None
+        stdin = attach.stdin if attach.stdin is not None else os.open(os.devnull, os.O_RDONLY)
+        try:
+            socket.send_fds(sock, [json.dumps(request).encode()], [stdin, attach.stdout, attach.stderr])
+        finally:
+            if attach.stdin is None:
+                os.close(stdin)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        raise MinidockerError("exec: the container's supervisor ended the exec without a reply") from None
+    if "message" in answer:
+        raise StartFailed(answer["code"], answer["message"])
+    return answer["code"]
+
+
 class _StdinPort:
     """stdin of a detached ``-i`` container: a unix socket in its directory.
 
