@@ -48,7 +48,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(USAGE_ERROR)
 
 
+_HOST: str | None = None   # -H / MINIDOCKER_HOST: the daemon the CLI talks to, if any
+
+
 def _engine(explain: bool = False):
+    if _HOST:
+        if explain:
+            raise MinidockerError("--explain shows the local engine's kernel calls; "
+                                  "run it without -H (or MINIDOCKER_HOST)")
+        from .engine.client import RemoteEngine
+        return RemoteEngine(_HOST)
     from .engine import Engine
     from .kernel import choice
     name, why = choice()
@@ -596,6 +605,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The CLI's parser; with ``only``, just that command's part of it."""
     parser = _Parser(prog="minidocker", description="An educational container runtime and simulator.")
     parser.add_argument("--version", action="version", version=f"minidocker {__version__}")
+    parser.add_argument("-H", "--host", metavar="unix:///PATH",
+                        help="talk to a minidocker daemon through its Engine API (default: "
+                             "$MINIDOCKER_HOST, else run the engine in this process)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     if only is not None:
@@ -738,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and not argv[0].startswith("-") else None
     parser = build_parser(command) if command in _COMMANDS else build_parser()
     args = parser.parse_args(argv)
+    global _HOST
+    _HOST = getattr(args, "host", None) if args.command != "daemon" else None
+    _HOST = _HOST or (os.environ.get("MINIDOCKER_HOST") if args.command != "daemon" else None)
     try:
         return args.func(args)
     except MinidockerError as e:

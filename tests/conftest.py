@@ -48,3 +48,18 @@ def busybox(engine):
     if shutil.which("busybox") is None:
         _unavailable("needs busybox-static")
     return engine.bootstrap("busybox")
+
+
+def start_daemon(sock, env=None):
+    """``minidocker daemon`` on the unix socket ``sock``, once it listens; the process."""
+    import subprocess
+    import sys
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "minidocker", "daemon", "-H", f"unix://{sock}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the daemon did not start"
+        time.sleep(0.05)
+    return proc

@@ -11,19 +11,15 @@ import time
 
 import pytest
 
+from conftest import start_daemon
+
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture
 def daemon(busybox, state_root, tmp_path):
     sock = tmp_path / "md.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "minidocker", "daemon", "-H", f"unix://{sock}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 20
-    while not sock.exists():
-        assert proc.poll() is None, proc.stdout.read()
-        assert time.monotonic() < deadline, "the daemon did not start"
-        time.sleep(0.05)
+    proc = start_daemon(sock)
     yield f"unix://{sock}"
     proc.terminate()
     proc.wait(timeout=20)

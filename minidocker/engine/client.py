@@ -1,0 +1,262 @@
+"""The CLI's way to a running ``minidocker daemon``: the Docker Engine API over its socket.
+
+``RemoteEngine`` offers the methods the CLI calls on the in-process
+``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop`` …) and
+performs each as API requests, so ``minidocker -H unix:///path ps`` (or
+``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. HTTP is
+``http.client`` over a unix socket; the daemon's multiplexed log stream is
+decoded here (8-byte frame headers: stream, 0, 0, 0, big-endian size).
+Verbs that do not go through the API yet say so in one line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import struct
+import time
+from urllib.parse import quote, urlencode
+
+from ..errors import MinidockerError, NotFound
+from ..format import human_age, human_size
+
+API = "/v1.47"
+
+
+class DaemonError(MinidockerError):
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = None):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class RemoteEngine:
+    """The engine behind a daemon's socket (``unix:///path``)."""
+
+    def __init__(self, host: str):
+        if not host.startswith("unix://"):
+            raise MinidockerError(f"unsupported host {host!r}: use unix:///path/to/minidocker.sock")
+        self.host = host
+        self.path = host[len("unix://"):]
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, query: dict | None = None, body=None,
+                 timeout: float | None = 60) -> http.client.HTTPResponse:
+        url = API + path + ("?" + urlencode(query, doseq=True) if query else "")
+        conn = _UnixConnection(self.path, timeout)
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            conn.request(method, url, body=data, headers=headers)
+            response = conn.getresponse()
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise MinidockerError(f"cannot connect to the minidocker daemon at {self.host}: is it "
+                                  "running? Start it with `minidocker daemon`") from None
+        if response.status >= 400:
+            raw = response.read()
+            try:
+                message = json.loads(raw)["message"]
+            except (ValueError, KeyError, TypeError):
+                message = raw.decode(errors="replace").strip() or response.reason
+            error = NotFound if response.status == 404 else DaemonError
+            raise (error(message) if error is NotFound else error(message, response.status))
+        return response
+
+    def _json(self, method: str, path: str, query: dict | None = None, body=None):
+        response = self._request(method, path, query, body)
+        raw = response.read()
+        return json.loads(raw) if raw else None
+
+    # -- images -----------------------------------------------------------------------------
+    def image_rows(self, all_: bool = True) -> list[dict]:
+        rows = []
+        for img in self._json("GET", "/images/json"):
+            tags = img.get("RepoTags") or ["<none>:<none>"]
+            for tag in tags:
+                repo, _, name = tag.rpartition(":")
+                rows.append({"Repository": repo, "Tag": name, "ID": img["Id"].split(":")[-1][:12],
+                             "Digest": (img.get("RepoDigests") or ["<none>"])[0].split("@")[-1],
+                             "CreatedSince": human_age(_iso(img["Created"])),
+                             "CreatedAt": _iso(img["Created"]), "Size": human_size(img["Size"])})
+        return rows
+
+    def history(self, name: str) -> list[dict]:
+        rows = []
+        for h in self._json("GET", f"/images/{quote(name, safe='')}/history"):
+            rows.append({"ID": h["Id"].split(":")[-1][:12] if h["Id"] != "<missing>" else "<missing>",
+                         "CreatedSince": human_age(_iso(h["Created"])), "CreatedAt": _iso(h["Created"]),
+                         "CreatedBy": h["CreatedBy"], "Size": human_size(h["Size"]),
+                         "SizeBytes": h["Size"], "Comment": h.get("Comment", "")})
+        return rows
+
+    def inspect(self, name: str) -> dict:
+        return self._json("GET", f"/images/{quote(name, safe='')}/json")
+
+    def tag(self, source: str, target: str) -> None:
+        repo, _, tag = target.rpartition(":") if ":" in target.split("/")[-1] else (target, "", "")
+        self._json("POST", f"/images/{quote(source, safe='')}/tag",
+                   {"repo": repo or target, "tag": tag or "latest"})
+
+    def rmi(self, name: str, force: bool = False) -> list[str]:
+        out = []
+        for item in self._json("DELETE", f"/images/{quote(name, safe='')}", {"force": int(force)}):
+            out += [f"Untagged: {v}" for k, v in item.items() if k == "Untagged"]
+            out += [f"Deleted: {v}" for k, v in item.items() if k == "Deleted"]
+        return out
+
+    # -- containers -------------------------------------------------------------------------
+    def ps_rows(self, all_: bool = False) -> list[dict]:
+        rows = []
+        for c in self._json("GET", "/containers/json", {"all": int(all_)}):
+            command = c.get("Command", "")
+            rows.append({"ID": c["Id"][:12], "Image": c["Image"],
+                         "Command": json.dumps(command)[:22] + ('…"' if len(command) > 20 else ""),
+                         "CreatedAt": _iso(c["Created"]), "RunningFor": human_age(_iso(c["Created"])),
+                         "Status": c["Status"], "State": c["State"], "Ports": "",
+                         "Names": (c.get("Names") or ["/"])[0].lstrip("/")})
+        return rows
+
+    def inspect_container(self, ref: str) -> dict:
+        return self._json("GET", f"/containers/{quote(ref, safe='')}/json")
+
+    def create(self, image: str, cmd: list[str] | None = None, *, name: str = "",
+               entrypoint: list[str] | None = None, env=(), env_files=(), workdir: str = "",
+               user: str | None = None, hostname: str = "", memory: str | None = None,
+               cpus: str | None = None, pids_limit: str | None = None, volumes=(),
+               read_only: bool = False, tty: bool = False, stdin: bool = False,
+               auto_remove: bool = False, init: bool = False):
+        from ..runtime import spec as specs
+        extra_env = [line for f in env_files for line in specs.parse_env_file(f)] + list(env)
+        host = {"AutoRemove": auto_remove, "ReadonlyRootfs": read_only, "Init": init,
+                "Binds": list(volumes) or None}
+        if memory is not None:
+            host["Memory"] = specs.parse_memory(memory)
+        if cpus is not None:
+            host["NanoCpus"] = specs.parse_cpus(cpus)
+        if pids_limit is not None:
+            host["PidsLimit"] = specs.parse_pids_limit(pids_limit) or -1
+        body = {"Image": image, "Cmd": cmd, "Entrypoint": entrypoint, "Env": extra_env,
+                "WorkingDir": workdir, "User": user or "", "Hostname": hostname, "Tty": tty,
+                "OpenStdin": stdin, "HostConfig": host}
+        try:
+            created = self._json("POST", "/containers/create", {"name": name} if name else None, body)
+        except NotFound as e:
+            raise _RunError(f"Unable to find image '{image}' locally ({e})") from None
+        return _Created(created["Id"])
+
+    def start(self, ref: str, attach=None) -> int:
+        self._request("POST", f"/containers/{quote(ref, safe='')}/start").read()
+        if attach is None:
+            return 0
+        self._copy_logs(ref, attach, follow=True)
+        return self.wait(ref)
+
+    def run(self, image: str, cmd: list[str] | None = None, *, detach_: bool = False,
+            attach=None, **options):
+        if options.get("stdin") or options.get("tty"):
+            raise _RunError("run -i/-t through the daemon is not supported yet; "
+                            "run without -H (or MINIDOCKER_HOST) for a terminal")
+        # An attached --rm is removed from here once it has ended and its output is read,
+        # as Docker's CLI did before the daemon learned AutoRemove: no race with the logs.
+        remove = options.get("auto_remove") and not detach_
+        if remove:
+            options = dict(options, auto_remove=False)
+        created = self.create(image, cmd, **options)
+        if detach_:
+            self.start(created.id)
+            return created, 0
+        try:
+            self._request("POST", f"/containers/{created.id}/start").read()
+            self._copy_logs(created.id, attach, follow=True)
+            return created, self.wait(created.id)
+        finally:
+            if remove:
+                self.rm(created.id, force=True)
+
+    def _copy_logs(self, ref: str, attach, follow: bool) -> None:
+        for stream, data in self._log_frames(ref, follow, None):
+            os.write(attach.stdout if stream == "stdout" else attach.stderr, data)
+
+    def _log_frames(self, ref: str, follow: bool, tail: int | None):
+        try:
+            yield from self._frames(ref, follow, tail)
+        except (http.client.HTTPException, ConnectionError) as e:
+            raise MinidockerError(f"the daemon ended the log stream of {ref}: {e or type(e).__name__}") \
+                from None
+
+    def _frames(self, ref: str, follow: bool, tail: int | None):
+        query = {"stdout": 1, "stderr": 1, "follow": int(follow), "tail": "all" if tail is None else tail}
+        response = self._request("GET", f"/containers/{quote(ref, safe='')}/logs", query, timeout=None)
+        raw = response.getheader("Content-Type", "") == "application/vnd.docker.raw-stream"
+        while True:
+            if raw:
+                chunk = response.read1(65536)
+                if not chunk:
+                    return
+                yield "stdout", chunk
+                continue
+            header = response.read(8)
+            if len(header) < 8:
+                return
+            kind, size = header[0], struct.unpack(">I", header[4:])[0]
+            yield ("stderr" if kind == 2 else "stdout"), response.read(size)
+
+    def logs(self, ref: str, follow: bool = False, tail: int | None = None):
+        for stream, data in self._log_frames(ref, follow, tail):
+            yield stream, data.decode(errors="replace")
+
+    def stop(self, ref: str, timeout: float = 10):
+        self._request("POST", f"/containers/{quote(ref, safe='')}/stop", {"t": int(timeout)},
+                      timeout=timeout + 60).read()
+        return True
+
+    def kill(self, ref: str, signal="KILL"):
+        self._request("POST", f"/containers/{quote(ref, safe='')}/kill", {"signal": signal}).read()
+        return True
+
+    def rm(self, ref: str, force: bool = False) -> str:
+        self._request("DELETE", f"/containers/{quote(ref, safe='')}", {"force": int(force)}).read()
+        return ref
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        result = self._json("POST", f"/containers/{quote(ref, safe='')}/wait")
+        return result["StatusCode"]
+
+    def top(self, ref: str) -> list[dict]:
+        top = self._json("GET", f"/containers/{quote(ref, safe='')}/top")
+        return [dict(zip(top["Titles"], row)) for row in top["Processes"]]
+
+    def __getattr__(self, name: str):
+        raise MinidockerError(f"`{name}` through the daemon is not supported yet; run minidocker "
+                              "without -H (or MINIDOCKER_HOST) to use the local engine")
+
+
+class _RunError(MinidockerError):
+    exit_code = 125
+
+
+class _Created:
+    def __init__(self, cid: str):
+        self.id = cid
+
+
+def _iso(epoch) -> str:
+    if isinstance(epoch, str):
+        return epoch
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
