@@ -72,8 +72,8 @@ SCENARIOS = [
     ("-u user", "id -u; id -g", {"user": "1000:1000"}),
     ("capabilities", "grep Cap /proc/self/status", {}),
     ("a user's capabilities", "grep Cap /proc/self/status", {"user": "1000"}),
-    ("a user cannot write /etc or chown", "touch /etc/x; echo $?; chown 0 /tmp; echo $?",
-     {"user": "1000"}),
+    ("a user cannot write /etc or chown", "touch /etc/x; echo $?; chown 0 /tmp; echo $?; "
+     "echo x >> /etc/passwd; echo $?", {"user": "1000"}),
     ("-w is created", "pwd", {"workdir": "/new/dir"}),
     ("-e environment", "echo $FOO", {"env": ["FOO=bar"]}),
     ("HOME and PATH", "echo $HOME; echo $PATH", {}),

@@ -116,8 +116,8 @@ def test_capabilities_show_in_proc_status_and_a_user_other_than_root_has_none(si
 
 def test_a_user_other_than_root_needs_the_write_bit_and_cannot_chown(sim):
     code, out, err, _ = run(sim, "sh", "-c", "touch /etc/x; echo $?; chown 0 /tmp; echo $?; "
-                            "touch /tmp/ok; echo $?", user="1000")
-    assert out.split() == ["1", "1", "0"]  # /etc is root's 0755; /tmp is 1777
+                            "touch /tmp/ok; echo $?; echo x >> /etc/passwd; echo $?", user="1000")
+    assert out.split() == ["1", "1", "0", "1"]  # /etc is root's 0755; /tmp is 1777; passwd 0644
     assert "Permission denied" in err and "Operation not permitted" in err
 
 

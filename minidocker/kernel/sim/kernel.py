@@ -538,12 +538,15 @@ class SimKernel(Kernel):
         p = self.current()
         return p.mnt.path_of(loc, p.root)
 
-    def check_writable(self, loc: Loc) -> None:
+    def check_writable(self, loc: Loc, permission: bool = True) -> None:
         """May the calling process change ``loc`` (a file, or the directory an entry is
-        made in or removed from)? Not on a read-only mount; and a process without
+        made in or removed from)? Not on a read-only mount; and (``permission``: when it
+        opens or changes the entry, not at each write to an open file) a process without
         CAP_DAC_OVERRIDE (any uid but 0) needs the write bit that applies to it."""
         if loc.mount.readonly or loc.fs.readonly:
             raise _err(errno.EROFS)
+        if not permission:
+            return
         p = self.current()
         caps = p.effective_capabilities
         if p.host or caps is None or 1 in caps:  # CAP_DAC_OVERRIDE
