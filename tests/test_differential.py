@@ -70,6 +70,12 @@ SCENARIOS = [
     ("text tools", "seq 1 100 | grep 7 | wc -l", {}),
     ("uname", "uname -s", {}),
     ("-u user", "id -u; id -g", {"user": "1000:1000"}),
+    ("capabilities", "grep Cap /proc/self/status", {}),
+    ("no CAP_SYS_TIME", "date -s 2000-01-01 | cut -c1-10; echo $?; date -u -s '2000-01-01 00:00:00' +%Y",
+     {}),
+    ("a user's capabilities", "grep Cap /proc/self/status", {"user": "1000"}),
+    ("a user cannot write /etc or chown", "touch /etc/x; echo $?; chown 0 /tmp; echo $?; "
+     "echo x >> /etc/passwd; echo $?", {"user": "1000"}),
     ("-w is created", "pwd", {"workdir": "/new/dir"}),
     ("-e environment", "echo $FOO", {"env": ["FOO=bar"]}),
     ("HOME and PATH", "echo $HOME; echo $PATH", {}),

@@ -187,6 +187,23 @@ def test_sim_and_real_kernel_show_the_same_merged_tree(tmp_path):
     assert seen_by_linux == from_real_layers == from_sim_layers == EXPECTED
 
 
+@pytest.mark.parametrize("kernel", ["sim", pytest.param("linux", marks=pytest.mark.root)])
+def test_an_overlay_needs_a_workdir_with_an_upperdir_and_two_lowers_without(kernel, tmp_path):
+    k = SimKernel() if kernel == "sim" else get_kernel()
+    for name in ("l1", "l2", "upper", "work", "merged"):
+        (tmp_path / name).mkdir()
+    d = {name: str(tmp_path / name) for name in ("l1", "l2", "upper", "work")}
+    target = str(tmp_path / "merged")
+    for data in (f"lowerdir={d['l1']},upperdir={d['upper']}", f"lowerdir={d['l1']}"):
+        with pytest.raises(OSError) as e:
+            k.mount("overlay", target, "overlay", 0, data)
+        assert e.value.errno == errno.EINVAL
+    for data in (f"lowerdir={d['l1']},upperdir={d['upper']},workdir={d['work']}",
+                 f"lowerdir={d['l2']}:{d['l1']}"):
+        k.mount("overlay", target, "overlay", 0, data)
+        k.umount(target, MNT_DETACH)
+
+
 def _walk_real(path: str) -> dict:
     out = {}
     for name in sorted(os.listdir(path)):

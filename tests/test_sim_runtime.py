@@ -104,6 +104,23 @@ def test_user_and_workdir_apply(sim):
     assert out.split() == ["1000", "/tmp"]
 
 
+def test_capabilities_show_in_proc_status_and_a_user_other_than_root_has_none(sim):
+    from minidocker.runtime.spec import DEFAULT_CAPABILITIES
+    want = f"{sum(1 << c for c in DEFAULT_CAPABILITIES.values()):016x}"
+    _, out, _, _ = run(sim, "sh", "-c", "grep Cap /proc/self/status")
+    assert out.split() == ["CapInh:", want, "CapPrm:", want, "CapEff:", want, "CapBnd:", want,
+                           "CapAmb:", "0" * 16]
+    _, out, _, _ = run(sim, "sh", "-c", "grep Cap /proc/self/status", user="1000")
+    assert out.split()[1::2] == [want, "0" * 16, "0" * 16, want, "0" * 16]
+
+
+def test_a_user_other_than_root_needs_the_write_bit_and_cannot_chown(sim):
+    code, out, err, _ = run(sim, "sh", "-c", "touch /etc/x; echo $?; chown 0 /tmp; echo $?; "
+                            "touch /tmp/ok; echo $?; echo x >> /etc/passwd; echo $?", user="1000")
+    assert out.split() == ["1", "1", "0", "1"]  # /etc is root's 0755; /tmp is 1777; passwd 0644
+    assert "Permission denied" in err and "Operation not permitted" in err
+
+
 def test_a_read_only_root_refuses_writes(sim):
     code, _, err, _ = run(sim, "sh", "-c", "touch /x", read_only=True)
     assert code == 1 and "Read-only file system" in err

@@ -60,3 +60,12 @@ def test_build_explain_prints_the_run_steps_kernel_calls(tmp_path):
     lines = [line for line in r.stderr.splitlines() if line.startswith("[")]
     assert any("pivot_root" in line for line in lines)
     assert any(line.startswith("[container]") and "execve('/bin/sh'" in line for line in lines)
+
+
+def test_reasons_tell_a_writable_overlay_from_a_read_only_one_and_the_old_root_from_a_mount():
+    from minidocker.kernel.tracing import explain
+    assert "writable upper" in explain("mount", ("overlay", "/m", "overlay", 0,
+                                                 "lowerdir=/l,upperdir=/u,workdir=/w"))
+    assert "read-only view" in explain("mount", ("overlay", "/m", "overlay", 0, "lowerdir=/a:/b"))
+    assert "old root" in explain("umount", (".", 2))
+    assert "old root" not in explain("umount", ("/m", 2))

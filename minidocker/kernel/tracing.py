@@ -115,7 +115,9 @@ def explain(op: str, args: tuple) -> str:
         if flags & base.MS_PRIVATE:
             return "make every mount private: nothing mounted here propagates to the host"
         return {
-            "overlay": "stack the image's read-only layers under the container's own writable layer",
+            "overlay": "stack read-only lower layers under a writable upper one (an image's "
+                       "layers under a container's own)" if "upperdir=" in str((list(args) + [""] * 5)[4])
+                       else "stack read-only layers into one read-only view",
             "proc": "a fresh /proc that shows only this PID namespace",
             "tmpfs": "a small in-memory filesystem (for /dev, /dev/shm or to mask a path)",
             "devpts": "a private instance of /dev/pts: the container's own terminals",
@@ -123,8 +125,10 @@ def explain(op: str, args: tuple) -> str:
             "mqueue": "POSIX message queues of this IPC namespace",
         }.get(fstype or "", "bind a host path into the container" if source.startswith("/")
               and not source.startswith("/dev/null") else "hide a sensitive path behind /dev/null")
+    if op == "umount":
+        return "detach the old root: no path leads back to the host" if args[0] == "." \
+            else "detach this mount; what was written to it stays in its directories"
     return {
-        "umount": "detach the old root: no path leads back to the host",
         "pivot_root": "make the container's filesystem the root of this mount namespace",
         "sethostname": "the new UTS namespace gets its own host name",
         "fork": "a new process (the container's, or the one that will exec)",

@@ -102,7 +102,7 @@ class SimFiles:
             return os.write(f.real, data)
         if f.path_only or f.flags & _ACCESS == os.O_RDONLY:
             raise _err(errno.EBADF)
-        self.k.check_writable(f.loc)
+        self.k.check_writable(f.loc, permission=False)   # the write bit was checked at open
         with f.lock:
             st = f.loc.fs.stat(f.loc.key)
             if f.flags & os.O_APPEND:
@@ -160,6 +160,9 @@ class SimFiles:
             raise _err(errno.ENOTDIR, path)
         if stat.S_ISDIR(st.st_mode) and flags & _ACCESS != os.O_RDONLY:
             raise _err(errno.EISDIR, path)
+        if not created and flags & _ACCESS != os.O_RDONLY and not stat.S_ISCHR(st.st_mode) \
+                and loc.fs.fstype != "proc":
+            self.k.check_writable(loc)   # opening for writing: the mount and the write bit
         if flags & os.O_TRUNC and not created and flags & _ACCESS != os.O_RDONLY:
             self.k.check_writable(loc)
             loc.fs.truncate(loc.key, 0)

@@ -563,9 +563,23 @@ class SimKernel(Kernel):
         p = self.current()
         return p.mnt.path_of(loc, p.root)
 
-    def check_writable(self, loc: Loc) -> None:
+    def check_writable(self, loc: Loc, permission: bool = True) -> None:
+        """May the calling process change ``loc`` (a file, or the directory an entry is
+        made in or removed from)? Not on a read-only mount; and (``permission``: when it
+        opens or changes the entry, not at each write to an open file) a process without
+        CAP_DAC_OVERRIDE (any uid but 0) needs the write bit that applies to it."""
         if loc.mount.readonly or loc.fs.readonly:
             raise _err(errno.EROFS)
+        if not permission:
+            return
+        p = self.current()
+        caps = p.effective_capabilities
+        if p.host or caps is None or 1 in caps:  # CAP_DAC_OVERRIDE
+            return
+        st = loc.fs.stat(loc.key)
+        bit = 0o200 if st.st_uid == p.uid else 0o020 if st.st_gid in (p.gid, *p.groups) else 0o002
+        if not st.st_mode & bit:
+            raise _err(errno.EACCES)
 
     def chdir(self, path):
         p = self.current()
@@ -625,6 +639,9 @@ class SimKernel(Kernel):
             return self.meta.chown(real, uid, gid)
         loc = self.lookup(path, dir_fd, follow=follow_symlinks)
         self.check_writable(loc)
+        caps = self.current().effective_capabilities
+        if caps is not None and 0 not in caps:  # CAP_CHOWN
+            raise _err(errno.EPERM)
         loc.fs.chown(loc.key, uid, gid)
 
     def setxattr(self, path, name, value, *, follow_symlinks=True):
@@ -675,6 +692,12 @@ class SimKernel(Kernel):
                 raise _err(errno.EINVAL, f"overlay needs lowerdir: {target}")
             lowers = [self._real_dir(d) for d in opts["lowerdir"].split(":")]
             upper = self._real_dir(opts["upperdir"]) if "upperdir" in opts else None
+            # Linux's overlayfs refuses these too (ovl_fill_super): a writable overlay
+            # needs a work directory, and a read-only one at least two lower layers.
+            if upper is not None and "workdir" not in opts:
+                raise _err(errno.EINVAL, f"overlay: upperdir needs a workdir: {target}")
+            if upper is None and len(lowers) < 2:
+                raise _err(errno.EINVAL, f"overlay: at least 2 lowerdir without an upperdir: {target}")
             fs: FS = OverlayFS(lowers, upper, self.meta)
             entry = MountEntry(fs, fs.root(), source=source, options=tuple(data.split(",")),
                                readonly=upper is None)

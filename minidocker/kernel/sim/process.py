@@ -179,6 +179,13 @@ class SimProcess:
     cpu_mark: float = 0.0                            # thread CPU time at the last poll
     tty: int | None = None                           # its controlling terminal's descriptor
 
+    @property
+    def effective_capabilities(self) -> frozenset[int] | None:
+        """What the process may do now (None: everything). As on Linux, leaving uid 0
+        (``set_identity``) empties the permitted and effective sets; the bounding set
+        (``capabilities``) stays."""
+        return frozenset() if self.uid != 0 else self.capabilities
+
     def pid_in(self, ns: PidNamespace) -> int | None:
         """This process's number in ``ns`` (None when ``ns`` cannot see it)."""
         return self.numbers.get(ns)

@@ -191,7 +191,7 @@ class ProcFS(FS):
                     f"Pid:\t{key[0]}\nPPid:\t{k.ppid_in(p, self.ns)}\nNSpid:\t{chain}\n"
                     f"Uid:\t{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}\n"
                     f"Gid:\t{p.gid}\t{p.gid}\t{p.gid}\t{p.gid}\n"
-                    f"VmRSS:\t{p.rss // 1024} kB\n")
+                    f"VmRSS:\t{p.rss // 1024} kB\n" + _cap_lines(p))
         raise _err(errno.ENOENT)
 
     def _top(self, name: str) -> str:
@@ -213,3 +213,19 @@ class ProcFS(FS):
             return "nodev\tproc\nnodev\ttmpfs\nnodev\toverlay\nnodev\tdevpts\nnodev\tmqueue\n" \
                    "nodev\tsysfs\nnodev\tcgroup2\n"
         return ""  # kcore, keys, timer_list …: what Docker hides; empty here
+
+
+LAST_CAP = 40  # CAP_CHECKPOINT_RESTORE, as on the Linux kernels minidocker runs on
+
+
+def _cap_lines(p) -> str:
+    """The capability sets of /proc/PID/status, as Linux shows them: the runtime sets
+    inheritable, permitted, effective and bounding to the container's list; a process
+    that is not uid 0 keeps the bounding and inheritable sets but nothing permitted."""
+    every = (1 << (LAST_CAP + 1)) - 1
+    mask = lambda caps: every if caps is None else sum(1 << c for c in caps)
+    bounding = mask(p.capabilities)
+    inheritable = 0 if p.capabilities is None else bounding
+    effective = mask(p.effective_capabilities)
+    return (f"CapInh:\t{inheritable:016x}\nCapPrm:\t{effective:016x}\nCapEff:\t{effective:016x}\n"
+            f"CapBnd:\t{bounding:016x}\nCapAmb:\t{0:016x}\n")

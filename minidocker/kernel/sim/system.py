@@ -155,7 +155,8 @@ class SimSystem:
         return self.p.uts.hostname
 
     def sethostname(self, name: str) -> None:
-        if self.p.capabilities is not None and 21 not in self.p.capabilities:  # CAP_SYS_ADMIN
+        caps = self.p.effective_capabilities
+        if caps is not None and 21 not in caps:  # CAP_SYS_ADMIN
             raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
         self.p.uts.hostname = name
 
