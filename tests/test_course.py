@@ -4,11 +4,13 @@ For each lesson with checks (``course/checks/test_lesson_NN.py``), on the
 simulated kernel in a fresh state root: run ``course/checks/solutions/
 lesson_NN.sh`` with the ``minidocker`` CLI, then the lesson's checks, which
 must all pass. On an empty state root every check must fail, each with the
-"Exercise NN.M is not done yet" message a learner would see.
+"Exercise NN.M is not done yet" message a learner would see. The course's
+English and Russian guides must have the same lessons and the same commands.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -23,8 +25,7 @@ CHECKS = REPO / "course" / "checks"
 LESSONS = sorted(p.stem.rsplit("_", 1)[-1] for p in CHECKS.glob("test_lesson_*.py"))
 
 
-@pytest.fixture
-def env(tmp_path):
+def make_env(tmp_path: Path) -> dict:
     """A sim-kernel environment with a fresh state root and `minidocker` on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -37,6 +38,11 @@ def env(tmp_path):
                PYTHON=sys.executable)
     env.pop("CI", None)   # the checks are for learners; nothing in them may skip anyway
     return env
+
+
+@pytest.fixture
+def env(tmp_path):
+    return make_env(tmp_path)
 
 
 def run_checks(env, tmp_path, *files: Path) -> dict[str, tuple[str, str]]:
@@ -57,13 +63,30 @@ def run_checks(env, tmp_path, *files: Path) -> dict[str, tuple[str, str]]:
     return results
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
-def test_the_reference_solution_passes_the_checks(lesson, env, tmp_path):
+def solve_and_check(lesson: str, tmp_path: Path):
+    """Run a lesson's reference solution in a fresh state root, then its checks."""
+    env = make_env(tmp_path)
     solution = CHECKS / "solutions" / f"lesson_{lesson}.sh"
     done = subprocess.run(["sh", str(solution)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 0, f"{solution.name} failed:\n{done.stdout}\n{done.stderr}"
-    results = run_checks(env, tmp_path, CHECKS / f"test_lesson_{lesson}.py")
+    if done.returncode != 0:
+        return done, {}
+    return done, run_checks(env, tmp_path, CHECKS / f"test_lesson_{lesson}.py")
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    """Every lesson solved and checked, the lessons side by side (each in its own root)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(LESSONS)) as pool:
+        futures = {n: pool.submit(solve_and_check, n, tmp_path_factory.mktemp(f"lesson{n}"))
+                   for n in LESSONS}
+        return {n: f.result() for n, f in futures.items()}
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_the_reference_solution_passes_the_checks(lesson, solved):
+    done, results = solved[lesson]
+    assert done.returncode == 0, f"lesson_{lesson}.sh failed:\n{done.stdout}\n{done.stderr}"
     assert len(results) >= 4, f"lesson {lesson} should have at least 4 checked exercises"
     failed = {name: msg for name, (outcome, msg) in results.items() if outcome != "passed"}
     assert not failed, f"lesson {lesson}'s solution does not pass its checks: {failed}"
@@ -82,3 +105,29 @@ def test_on_an_empty_state_root_every_check_fails_and_says_what_to_do(env, tmp_p
     assert not list((Path(env["MINIDOCKER_ROOT"]) / "oci").glob("blobs/sha256/*")), \
         "the checks must not make images (e.g. the simulator's built-in busybox)"
 
+
+def _commands(path: Path) -> list[str]:
+    """The lines of a guide's shell code blocks (commands, not prose)."""
+    text = path.read_text()
+    blocks = re.findall(r"```(?:sh|bash|console)\n(.*?)```", text, re.S)
+    return [line for block in blocks for line in block.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_guides_exist_in_english_and_russian_with_the_same_commands():
+    en = sorted(p.name for p in (REPO / "course" / "en").glob("*.md"))
+    ru = sorted(p.name for p in (REPO / "course" / "ru").glob("*.md"))
+    assert en == ru
+    assert {f"lesson-0{n}.md" for n in range(8)} | {"syllabus.md", "setup.md"} <= set(en)
+    for name in en:
+        assert _commands(REPO / "course" / "en" / name) == _commands(REPO / "course" / "ru" / name), \
+            f"{name}: the commands differ between course/en and course/ru"
+
+
+def test_an_exercise_done_differently_is_not_right_yet(env, tmp_path):
+    subprocess.run(["minidocker", "run", "--name", "ex01-uts", "busybox", "hostname"], env=env,
+                   check=True, capture_output=True, timeout=60)
+    outcome, message = run_checks(env, tmp_path, CHECKS / "test_lesson_01.py")["test_01_1_its_own_host_name"]
+    assert outcome == "failed"
+    assert "Exercise 01.1 is not right yet" in message and "--hostname lesson01" in message
+    assert "Упражнение 01.1 выполнено не так" in message
