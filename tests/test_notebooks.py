@@ -21,13 +21,17 @@ KERNELS = [pytest.param("sim", id="sim"), pytest.param("linux", id="linux", mark
 CELL_TIMEOUT = 120
 
 
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ has no NN_topic.ipynb"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebooks_are_stored_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, \
-                f"{path.name}: strip outputs before committing (bash dev.sh strip)"
+                f"{path.name}: commit it without outputs (regenerate it: python notebooks/src/make_{path.name[:2]}.py)"
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
