@@ -24,17 +24,19 @@ gives the same bytes and the same digest.
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import stat
 import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 from .. import config
 from ..errors import MinidockerError, UnsafeArchive
 from ..kernel.base import OVERLAY_OPAQUE_XATTR, Kernel
 from ..fsroot import Root, rmtree_at
+from . import tarpipe
 from . import tarstream as ts
 
 WHITEOUT_PREFIX = ".wh."
@@ -105,8 +107,8 @@ class _Applier:
         os.umask(self.umask)
         self.unpacked: set[tuple[str, ...]] = set()  # delete mode: what this layer made
 
-    def apply(self, reader: ts.TarReader) -> None:
-        for entry in reader:
+    def apply(self, reader: ts.TarReader, entries: Iterator[ts.Entry]) -> None:
+        for entry in entries:
             self.root.release()
             parts = _clean_name(entry.name)
             if parts and parts[0].startswith(WHITEOUT_PREFIX * 2) and parts[0] != OPAQUE_MARKER:
@@ -267,11 +269,46 @@ def apply_layer(kernel: Kernel, stream: BinaryIO, dest: str, *, whiteouts: str =
                           max_entries=max_entries or config.MAX_LAYER_ENTRIES)
     applier = _Applier(kernel, dest, whiteouts, allow_devices)
     try:
-        applier.apply(reader)
+        entries: Iterator[ts.Entry] = iter(reader)
+        tar = _tar_for(kernel, dest, whiteouts)
+        if tar:
+            entries = _apply_with_tar(tar, reader, entries, dest, applier)
+        applier.apply(reader, entries)
         reader.drain()
     finally:
         applier.close()
     return ApplyResult(entries=reader.entries, size=reader.total)
+
+
+def _tar_for(kernel: Kernel, dest: str, whiteouts: str) -> str | None:
+    """GNU tar, when the layer may be applied through it (see ``tarpipe``)."""
+    # Only the plain Linux kernel: a TracingKernel must see (and may fail) every
+    # chown, and the delete mode works on a tree that is not empty.
+    if whiteouts != "overlay" or type(kernel).__name__ != "LinuxKernel" or os.geteuid() != 0:
+        return None
+    with os.scandir(dest) as it:
+        if next(it, None) is not None:
+            return None
+    return tarpipe.gnu_tar()
+
+
+def _apply_with_tar(tar: str, reader: ts.TarReader, entries: Iterator[ts.Entry], dest: str,
+                    applier: _Applier) -> Iterator[ts.Entry]:
+    """Feed entries to a tar child until one needs ``_Applier``; the entries left."""
+    feed = tarpipe.TarFeed(tar, dest, applier.umask)
+    try:
+        try:
+            refused = tarpipe.feed_until_refused(feed, reader, entries, _clean_name)
+        except BaseException:
+            feed.abort()
+            raise
+        feed.finish()
+    finally:
+        feed.close()
+    if refused is None:
+        return iter(())
+    applier.dir_times.update(feed.dir_times)  # tar set them, but later entries may touch them
+    return itertools.chain([refused], entries)
 
 
 # -- writing ---------------------------------------------------------------
