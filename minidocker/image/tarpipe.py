@@ -96,9 +96,11 @@ class TarFeed:
         self._err = tempfile.TemporaryFile()
         # Directories tar makes for missing parents get 0777 & ~umask, those
         # _Applier makes 0755 & ~umask: the same with group/other write masked.
+        # Without --delay-directory-restore tar sets a directory's mtime when it
+        # leaves the directory, and a later entry inside would change it again.
         self.proc = subprocess.Popen(
             [tar, "-x", "-f", "-", "--numeric-owner", "--same-owner", "--same-permissions",
-             "--no-xattrs", "--no-acls", "--no-selinux"],
+             "--delay-directory-restore", "--no-xattrs", "--no-acls", "--no-selinux"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err, cwd=dest,
             env=_TAR_ENV, umask=umask | 0o022)
         self._fd = self.proc.stdin.fileno()
@@ -189,7 +191,8 @@ class TarFeed:
                 with memoryview(data) as view:
                     while n < len(data):
                         n += os.write(self._fd, view[n:])
-        except BrokenPipeError:
+        except BrokenPipeError:  # tar is gone: its own message says why
+            self.proc.wait()
             raise UnsafeArchive(f"cannot apply layer: {self._error()}") from None
 
     def finish(self) -> None:
@@ -201,8 +204,6 @@ class TarFeed:
             raise UnsafeArchive(f"cannot apply layer: {self._error()}")
 
     def _error(self) -> str:
-        self.proc.stdin.close()
-        self.proc.wait()
         self._err.seek(0)
         lines = self._err.read(4096).decode("utf-8", "replace").splitlines()
         errors = [ln for ln in lines if ln and "Exiting with failure status" not in ln]
@@ -214,18 +215,15 @@ class TarFeed:
             self._flush()
         except UnsafeArchive:
             pass
-        self.proc.stdin.close()
-        self.proc.wait()
+        self.close()
 
     def close(self) -> None:
-        """Stop tar if it still runs."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """Close tar's input and wait for it (it stops at the end of its input)."""
         try:
             self.proc.stdin.close()
         except OSError:
             pass
+        self.proc.wait()
         self._err.close()
 
 
