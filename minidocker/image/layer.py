@@ -28,9 +28,8 @@ import itertools
 import os
 import posixpath
 import stat
-import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from .. import config
 from ..errors import MinidockerError, UnsafeArchive
@@ -38,6 +37,9 @@ from ..kernel.base import OVERLAY_OPAQUE_XATTR, Kernel
 from ..fsroot import Root, rmtree_at
 from . import tarpipe
 from . import tarstream as ts
+
+if TYPE_CHECKING:
+    import tarfile
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -314,6 +316,8 @@ def _apply_with_tar(tar: str, reader: ts.TarReader, entries: Iterator[ts.Entry],
 # -- writing ---------------------------------------------------------------
 
 def _tarinfo(name: str, st: os.stat_result) -> tarfile.TarInfo:
+    import tarfile  # only writing needs it, and it takes longer to import than the rest
+
     ti = tarfile.TarInfo(name)
     ti.mode = stat.S_IMODE(st.st_mode)
     ti.uid, ti.gid = st.st_uid, st.st_gid
@@ -328,6 +332,8 @@ def write_layer(kernel: Kernel, src: str, out: BinaryIO, *,
 
     Overlay whiteouts become OCI whiteouts. Returns the number of entries.
     """
+    import tarfile
+
     count = 0
     seen_inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:

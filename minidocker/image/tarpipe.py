@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import struct
 import subprocess
-import tempfile
 from typing import Iterator
 
 from ..errors import UnsafeArchive
@@ -49,6 +47,8 @@ _TYPES = {ts.REGULAR: b"0", ts.HARDLINK: b"1", ts.SYMLINK: b"2", ts.DIRECTORY: b
           ts.FIFO: b"6"}
 _FLUSH = 256 << 10      # batch small entries into pipe writes of this size
 _PIPE_SIZE = 1 << 20
+_IOV_MAX = 1024
+_PAD = [bytes(n) for n in range(ts.BLOCK)]
 # Longest path handed to tar: tar opens whole paths, _Applier goes one
 # directory at a time and has no PATH_MAX limit.
 _MAX_PATH = 3072
@@ -62,15 +62,20 @@ def gnu_tar() -> str | None:
     global _tar_path
     if _tar_path is False:
         _tar_path = None
-        path = shutil.which("tar", path=_TAR_ENV["PATH"])
-        if path:
-            try:
-                out = subprocess.run([path, "--version"], capture_output=True, env=_TAR_ENV,
-                                     timeout=30).stdout
-            except (OSError, subprocess.SubprocessError):
-                out = b""
-            if out.startswith(b"tar (GNU tar) "):
-                _tar_path = path
+        # shutil.which would cost more to import than the whole search.
+        for d in _TAR_ENV["PATH"].split(":"):
+            path = os.path.join(d, "tar")
+            if os.access(path, os.X_OK):
+                break
+        else:
+            return None
+        try:
+            out = subprocess.run([path, "--version"], capture_output=True, env=_TAR_ENV,
+                                 timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = b""
+        if out.startswith(b"tar (GNU tar) "):
+            _tar_path = path
     return _tar_path
 
 
@@ -93,7 +98,8 @@ class TarFeed:
     """One ``tar -x`` child extracting into ``dest``, fed entry by entry."""
 
     def __init__(self, tar: str, dest: str, umask: int):
-        self._err = tempfile.TemporaryFile()
+        # tar's messages go to a file, not a pipe: a pipe could fill while we wait to write.
+        self._err = os.fdopen(os.memfd_create("tar-stderr", os.MFD_CLOEXEC), "w+b")
         # Directories tar makes for missing parents get 0777 & ~umask, those
         # _Applier makes 0755 & ~umask: the same with group/other write masked.
         # Without --delay-directory-restore tar sets a directory's mtime when it
@@ -108,7 +114,8 @@ class TarFeed:
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         except OSError:
             pass  # a smaller pipe only means more context switches
-        self._buf = bytearray()
+        self._out: list[bytes] = []   # pieces queued for the next writev
+        self._queued = 0
         self.dirs: set[str] = {""}         # made by this archive as directories
         self.others: dict[str, str] = {}   # every other path it made: its type
         # The last mtime of each directory entry, for _Applier if it takes over.
@@ -121,6 +128,7 @@ class TarFeed:
         if (type_ is None or e.xattrs or frac or not 0 <= mtime < _OCTAL_11
                 or e.uid >= _OCTAL_7 or e.gid >= _OCTAL_7 or e.size >= _OCTAL_11):
             return False
+        new_dirs = ()
         if not parts:  # the root itself
             if e.type != ts.DIRECTORY:
                 return True  # _Applier ignores it too
@@ -129,17 +137,16 @@ class TarFeed:
             if parts[-1].startswith(".wh.") or parts[0].startswith(".wh..wh."):
                 return False
             path = "/".join(parts)
-            if path in self.others or (path in self.dirs and e.type != ts.DIRECTORY):
+            if path in self.others or (e.type != ts.DIRECTORY and path in self.dirs):
                 return False
             parent = path.rpartition("/")[0]
             if parent not in self.dirs:
-                new = []
+                new_dirs = []
                 while parent not in self.dirs:
                     if parent in self.others:
                         return False
-                    new.append(parent)
+                    new_dirs.append(parent)
                     parent = parent.rpartition("/")[0]
-                self.dirs.update(new)
         name = path.encode("utf-8", "surrogateescape")
         if len(name) > 255 and (len(name) > _MAX_PATH or
                                 any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts)):
@@ -154,50 +161,57 @@ class TarFeed:
             link = target.encode("utf-8", "surrogateescape")
         elif e.type == ts.SYMLINK:
             link = e.linkname.encode("utf-8", "surrogateescape")
+
+        self.dirs.update(new_dirs)
         if e.type == ts.DIRECTORY:
             self.dirs.add(path)
             self.dir_times[parts] = e.mtime_ns
         else:
             # A hard link's inode is a regular file: it may be linked again.
             self.others[path] = ts.REGULAR if e.type == ts.HARDLINK else e.type
-        buf = self._buf
+        out = self._out
         if len(name) > 100:
-            buf += _long(b"L", name)
+            out.append(_long(b"L", name))
         if len(link) > 100:
-            buf += _long(b"K", link)
+            out.append(_long(b"K", link))
         size = e.size
-        buf += _header(name[:100], type_, e.mode, e.uid, e.gid, size, mtime, link[:100])
+        out.append(_header(name[:100], type_, e.mode, e.uid, e.gid, size, mtime, link[:100]))
         if size:
             if size <= _FLUSH:
-                buf += reader.read(size)
+                out.append(reader.read(size))
+                self._queued += size
             else:
-                self._flush()
                 while chunk := reader.read(1 << 20):
-                    self._write(chunk)
-            buf += bytes(-size % ts.BLOCK)
-        if len(buf) >= _FLUSH:
+                    out.append(chunk)
+                    self._flush()
+            if size % ts.BLOCK:
+                out.append(_PAD[-size % ts.BLOCK])
+        self._queued += ts.BLOCK
+        if self._queued >= _FLUSH or len(out) >= _IOV_MAX - 4:
             self._flush()
         return True
 
     def _flush(self) -> None:
-        if self._buf:
-            self._write(self._buf)
-            self._buf.clear()
-
-    def _write(self, data) -> None:
+        """Write the queued pieces in one ``writev`` (no copy into a buffer)."""
+        out = self._out
+        if not out:
+            return
         try:
-            n = os.write(self._fd, data)
-            if n < len(data):
-                with memoryview(data) as view:
-                    while n < len(data):
-                        n += os.write(self._fd, view[n:])
+            n = os.writev(self._fd, out)
+            total = sum(map(len, out))
+            if n < total:  # only when a signal interrupts a blocking pipe write
+                rest = memoryview(b"".join(out))[n:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest):]
         except BrokenPipeError:  # tar is gone: its own message says why
             self.proc.wait()
             raise UnsafeArchive(f"cannot apply layer: {self._error()}") from None
+        out.clear()
+        self._queued = 0
 
     def finish(self) -> None:
         """End the archive, wait for tar, and raise if it failed."""
-        self._buf += bytes(2 * ts.BLOCK)
+        self._out.append(bytes(2 * ts.BLOCK))
         self._flush()
         self.proc.stdin.close()
         if self.proc.wait() != 0:
