@@ -58,7 +58,10 @@ class ApplyResult:
 def _clean_name(name: str) -> tuple[str, ...]:
     """Split an entry name into components inside the root; reject escapes."""
     if ".." not in name:  # the common case: nothing can climb, so only drop "", "." parts
-        return tuple(p for p in name.split("/") if p and p != ".")
+        parts = name.split("/")
+        if "" in parts or "." in parts:
+            return tuple([p for p in parts if p and p != "."])
+        return tuple(parts)
     if _escapes(name.lstrip("/")):
         raise UnsafeArchive(f"tar entry {name!r} escapes the layer root")
     cleaned = posixpath.normpath("/" + name).lstrip("/")
