@@ -90,7 +90,10 @@ class Root:
                 except FileNotFoundError:
                     if not create:
                         raise
-                    os.mkdir(name, 0o755, dir_fd=cur)
+                    try:
+                        os.mkdir(name, 0o755, dir_fd=cur)
+                    except FileExistsError:
+                        pass  # made meanwhile (by the tar child applying the same layer)
                     cur = self._step(cur, name)
                     depth += 1
                     continue

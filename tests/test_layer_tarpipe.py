@@ -142,8 +142,13 @@ def full_layer() -> bytes:
         reg("srv/empty", b"", mode=0o444, uid=1000, gid=1000, mtime=MTIME + 6),
         reg("usr/bin/su", b"\x7fELF", mode=0o4755, mtime=MTIME + 7),
         reg("usr/bin/wall", b"\x7fELF", mode=0o2755, gid=5, mtime=MTIME + 8),
+        dir_("usr/lib", mode=0o750, mtime=MTIME + 19),
         reg("usr/lib/big.so", big, mode=0o755, mtime=MTIME + 9),
-        reg("usr/lib/mid.so", big[:700_000], mtime=MTIME + 10),
+        reg("usr/lib/mid.so", big[:700_000], mtime=MTIME + 10, uid=1000),
+        hard("usr/lib/mid-again.so", "usr/lib/mid.so"),
+        reg("usr/lib/just-small", big[:(64 << 10) - 1], mtime=MTIME + 20),
+        reg("usr/lib/just-large", big[:64 << 10], mode=0o4750, mtime=MTIME + 21),
+        reg("new/parent/large", big[:100_000], mtime=MTIME + 22),
         hard("usr/bin/su2", "usr/bin/su"),
         hard("./usr/bin/su3", "/usr/bin/su2"),
         sym("lib", "usr/lib", mtime=MTIME + 11, uid=7, gid=8),
@@ -167,6 +172,39 @@ def test_plain_layer_goes_through_tar_whole_and_matches_userspace(kernel, monkey
     assert via_tar[""][1:5] == (0o750, 5, 6, MTIME * 10**9)
     assert via_tar["usr/bin/su"][1] == 0o4755
     assert via_tar["usr/bin/su3"][-1] == ("usr/bin/su", "usr/bin/su2", "usr/bin/su3")
+    assert via_tar["usr/lib"][1:5] == (0o750, 0, 0, (MTIME + 19) * 10**9)
+    assert via_tar["usr/lib/mid-again.so"][-1] == ("usr/lib/mid-again.so", "usr/lib/mid.so")
+
+
+def test_large_files_are_written_alongside_tar_not_through_it(kernel, monkeypatch, spy, dests):
+    a, _, _ = dests
+    piped = []
+    real = tarpipe.TarFeed._flush
+
+    def recording(self):
+        piped.append(sum(map(len, self._out)))
+        real(self)
+
+    monkeypatch.setattr(tarpipe.TarFeed, "_flush", recording)
+    data = build(reg("small", b"s" * 1000), reg("d/large", b"L" * (8 << 20)))
+    apply_layer(kernel, io.BytesIO(data), str(a))
+    assert spy == [None]
+    assert sum(piped) < 1 << 20
+    assert (a / "d/large").read_bytes() == b"L" * (8 << 20)
+
+
+def test_a_parent_made_meanwhile_by_tar_is_entered(kernel, monkeypatch, dests):
+    a, _, host = dests
+    real = os.mkdir
+
+    def racing(path, mode=0o777, *, dir_fd=None):
+        real(path, mode, dir_fd=dir_fd)   # "tar" got there first
+        raise FileExistsError(17, "File exists", path)
+
+    monkeypatch.setattr(os, "mkdir", racing)
+    userspace(monkeypatch, apply_layer, kernel, io.BytesIO(build(reg("x/y/f", b"1"))), str(a))
+    assert (a / "x/y/f").read_bytes() == b"1"
+    host.assert_untouched()
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])

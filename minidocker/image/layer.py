@@ -114,19 +114,10 @@ class _Applier:
 
     def apply(self, reader: ts.TarReader, entries: Iterator[ts.Entry]) -> None:
         for entry in entries:
-            self.root.release()
             parts = _clean_name(entry.name)
             if parts and parts[0].startswith(WHITEOUT_PREFIX * 2) and parts[0] != OPAQUE_MARKER:
                 continue  # AUFS metadata such as .wh..wh.plnk/: skipped, as Docker does
-            try:
-                self._entry(reader, entry, parts)
-            except MinidockerError:
-                raise
-            except OSError as e:
-                raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: "
-                                    f"{e.strerror or e}") from None
-            except (OverflowError, ValueError) as e:
-                raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: {e}") from None
+            self.entry(reader, entry, parts)
         self.root.release()
         for parts, mtime in self.dir_times.items():
             try:
@@ -134,6 +125,19 @@ class _Applier:
             except OSError:
                 continue  # removed by a later entry
             os.utime(fd, ns=(mtime, mtime))
+
+    def entry(self, reader: ts.TarReader, entry: ts.Entry, parts: tuple[str, ...]) -> None:
+        """Apply one entry, named ``parts`` inside the root."""
+        self.root.release()
+        try:
+            self._entry(reader, entry, parts)
+        except MinidockerError:
+            raise
+        except OSError as e:
+            raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: "
+                                f"{e.strerror or e}") from None
+        except (OverflowError, ValueError) as e:
+            raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: {e}") from None
 
     def close(self) -> None:
         self.root.close()
@@ -300,7 +304,7 @@ def _tar_for(kernel: Kernel, dest: str, whiteouts: str) -> str | None:
 def _apply_with_tar(tar: str, reader: ts.TarReader, entries: Iterator[ts.Entry], dest: str,
                     applier: _Applier) -> Iterator[ts.Entry]:
     """Feed entries to a tar child until one needs ``_Applier``; the entries left."""
-    feed = tarpipe.TarFeed(tar, dest, applier.umask)
+    feed = tarpipe.TarFeed(tar, dest, applier.umask, applier.entry)
     try:
         try:
             refused = tarpipe.feed_until_refused(feed, reader, entries, _clean_name)

@@ -32,7 +32,7 @@ import fcntl
 import os
 import struct
 import subprocess
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import UnsafeArchive
 from . import tarstream as ts
@@ -49,11 +49,14 @@ _TYPES = {ts.REGULAR: b"0", ts.HARDLINK: b"1", ts.SYMLINK: b"2", ts.DIRECTORY: b
 _FLUSH = 256 << 10      # batch small entries into pipe writes of this size
 _PIPE_SIZE = 1 << 20
 _IOV_MAX = 1024
+_SELF_MIN = 64 << 10    # regular files this large are written by the front-end itself
 _PAD = [bytes(n) for n in range(ts.BLOCK)]
 # Longest path handed to tar: tar opens whole paths, _Applier goes one
 # directory at a time and has no PATH_MAX limit.
 _MAX_PATH = 3072
 _TAR_ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+EntryWriter = Callable[[ts.TarReader, ts.Entry, tuple[str, ...]], None]
 
 _tar_path: str | None | bool = False   # False: not looked up yet
 
@@ -98,7 +101,7 @@ def _long(type_: bytes, value: bytes) -> bytes:
 class TarFeed:
     """One ``tar -x`` child extracting into ``dest``, fed entry by entry."""
 
-    def __init__(self, tar: str, dest: str, umask: int):
+    def __init__(self, tar: str, dest: str, umask: int, write: EntryWriter):
         # tar's messages go to a file, not a pipe: a pipe could fill while we wait to write.
         self._err = os.fdopen(os.memfd_create("tar-stderr", os.MFD_CLOEXEC), "w+b")
         # Directories tar makes for missing parents get 0777 & ~umask, those
@@ -118,6 +121,7 @@ class TarFeed:
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         except OSError:
             pass  # a smaller pipe only means more context switches
+        self._write_self = write
         self._out: list[bytes] = []   # pieces queued for the next writev
         self._queued = 0
         self.dirs: set[str] = {""}         # made by this archive as directories
@@ -173,6 +177,11 @@ class TarFeed:
         else:
             # A hard link's inode is a regular file: it may be linked again.
             self.others[path] = ts.REGULAR if e.type == ts.HARDLINK else e.type
+        if e.type == ts.REGULAR and e.size >= _SELF_MIN:
+            # Large files are written here, while tar works through the small ones:
+            # their bytes need not cross the pipe, and both cores get work.
+            self._write_self(reader, e, parts)
+            return True
         out = self._out
         if len(name) > 100:
             out.append(_long(b"L", name))
