@@ -8,6 +8,12 @@ outside the root is ever touched. Docker reaches the same guarantee by
 extracting inside a chrooted helper; resolving in userspace gives it without
 a fork or root, on descriptors the kernel cannot swap under us.
 
+As root, in overlay mode and into an empty directory, ``apply_layer`` hands
+the entries it has checked to a GNU ``tar -x`` child (``tarpipe``), so that
+two cores share the work; ``_Applier`` takes over at the first entry whose
+safety would depend on that resolution (a path through a symlink, a
+replacement, a whiteout, ...).
+
 Two whiteout modes:
 
 * ``overlay``: OCI whiteouts become overlayfs's own form (``.wh.name`` → a
