@@ -246,7 +246,8 @@ HANDOVERS = {
     "huge uid": ([reg("f", b"1", uid=3_000_000)], "f"),
     "device node": ([node("dev/null", tarfile.CHRTYPE, 1, 3)], "dev/null"),
     "component over 255 bytes": ([reg("d/" + "x" * 300, b"1")], "d/" + "x" * 300),
-    "path over the tar limit": ([reg("/".join(["p" * 200] * 20), b"1")], "/".join(["p" * 200] * 20)),
+    "path over the tar limit": ([reg("/".join(["p" * 200] * 20), b"1")],
+                                "/".join(["p" * 200] * 20)),
 }
 
 
@@ -335,6 +336,18 @@ def test_tracing_kernel_sees_every_chown_so_never_uses_tar(kernel, spy, dests):
     assert [e.op for e in tracing.events].count("chown") == 2
 
 
+def test_userspace_applies_when_tar_cannot_be_started(kernel, monkeypatch, spy, dests):
+    a, _, host = dests
+
+    def no_process(*args, **kw):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(tarpipe.subprocess, "Popen", no_process)
+    apply_layer(kernel, io.BytesIO(build(dir_("d"), reg("d/f", b"1"))), str(a))
+    assert spy == [] and (a / "d/f").read_bytes() == b"1"
+    host.assert_untouched()
+
+
 def test_a_tar_that_is_not_gnu_tar_is_not_used(monkeypatch, tmp_path):
     fake = tmp_path / "bin" / "tar"
     fake.parent.mkdir()
@@ -356,7 +369,8 @@ def fake_tar(tmp_path: Path, script: str) -> str:
 
 def test_tar_failure_is_one_line_unsafe_archive(kernel, monkeypatch, dests, tmp_path):
     a, _, host = dests
-    tar = fake_tar(tmp_path, "cat > /dev/null\necho 'tar: f: Cannot open: No space left on device' >&2\n"
+    tar = fake_tar(tmp_path, "cat > /dev/null\n"
+                             "echo 'tar: f: Cannot open: No space left on device' >&2\n"
                              "echo 'tar: Exiting with failure status due to previous errors' >&2\n"
                              "exit 2\n")
     monkeypatch.setattr(tarpipe, "gnu_tar", lambda: tar)

@@ -310,7 +310,10 @@ def _tar_for(kernel: Kernel, dest: str, whiteouts: str) -> str | None:
 def _apply_with_tar(tar: str, reader: ts.TarReader, entries: Iterator[ts.Entry], dest: str,
                     applier: _Applier) -> Iterator[ts.Entry]:
     """Feed entries to a tar child until one needs ``_Applier``; the entries left."""
-    feed = tarpipe.TarFeed(tar, dest, applier.umask, applier.entry)
+    try:
+        feed = tarpipe.TarFeed(tar, dest, applier.umask, applier.entry)
+    except OSError:
+        return entries  # tar cannot be started (no memory for a process, ...): all in userspace
     try:
         try:
             refused = tarpipe.feed_until_refused(feed, reader, entries, _clean_name)

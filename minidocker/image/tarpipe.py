@@ -116,12 +116,16 @@ class TarFeed:
         # leaves the directory, and a later entry inside would change it again.
         # Records of _PIPE_SIZE: tar's default of 10 KiB costs it a read and a
         # wake-up for every 10 KiB that crosses the pipe.
-        self.proc = subprocess.Popen(
-            [tar, "-x", "-f", "-", f"--blocking-factor={_PIPE_SIZE // ts.BLOCK}",
-             "--numeric-owner", "--same-owner", "--same-permissions",
-             "--delay-directory-restore", "--no-xattrs", "--no-acls", "--no-selinux"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err, cwd=dest,
-            env=_TAR_ENV, umask=umask | 0o022)
+        try:
+            self.proc = subprocess.Popen(
+                [tar, "-x", "-f", "-", f"--blocking-factor={_PIPE_SIZE // ts.BLOCK}",
+                 "--numeric-owner", "--same-owner", "--same-permissions",
+                 "--delay-directory-restore", "--no-xattrs", "--no-acls", "--no-selinux"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err, cwd=dest,
+                env=_TAR_ENV, umask=umask | 0o022)
+        except BaseException:
+            self._err.close()
+            raise
         self._fd = self.proc.stdin.fileno()
         try:
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
@@ -162,8 +166,8 @@ class TarFeed:
                     new_dirs.append(parent)
                     parent = parent.rpartition("/")[0]
         name = path.encode("utf-8", "surrogateescape")
-        if len(name) > 255 and (len(name) > _MAX_PATH or
-                                any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts)):
+        if len(name) > 255 and (len(name) > _MAX_PATH or any(
+                len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts)):
             return False
         link = b""
         if e.type == ts.HARDLINK:
@@ -193,19 +197,13 @@ class TarFeed:
             out.append(_long(b"L", name))
         if len(link) > 100:
             out.append(_long(b"K", link))
-        size = e.size
+        size = e.size  # below _SELF_MIN
         out.append(_header(name[:100], type_, e.mode, e.uid, e.gid, size, mtime, link[:100]))
         if size:
-            if size <= _FLUSH:
-                out.append(reader.read(size))
-                self._queued += size
-            else:
-                while chunk := reader.read(1 << 20):
-                    out.append(chunk)
-                    self._flush()
+            out.append(reader.read(size))
             if size % ts.BLOCK:
                 out.append(_PAD[-size % ts.BLOCK])
-        self._queued += ts.BLOCK
+        self._queued += ts.BLOCK + size
         if self._queued >= _FLUSH or len(out) >= _IOV_MAX - 4:
             self._flush()
         return True
