@@ -188,8 +188,10 @@ class TarFeed:
             # A hard link's inode is a regular file: it may be linked again.
             self.others[path] = ts.REGULAR if e.type == ts.HARDLINK else e.type
         if e.type == ts.REGULAR and e.size >= _SELF_MIN:
-            # Large files are written here, while tar works through the small ones:
-            # their bytes need not cross the pipe, and both cores get work.
+            # Large files are written here, while tar works through the small ones
+            # (those queued so far go first): their bytes need not cross the pipe,
+            # and both cores get work.
+            self._flush()
             self._write_self(reader, e, parts)
             return True
         out = self._out
