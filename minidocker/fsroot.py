@@ -96,7 +96,10 @@ class Root:
                 except FileNotFoundError:
                     if not create:
                         raise
-                    fs.mkdir(name, 0o755, dir_fd=cur)
+                    try:
+                        fs.mkdir(name, 0o755, dir_fd=cur)
+                    except FileExistsError:
+                        pass  # made meanwhile (by the tar child applying the same layer)
                     cur = _step(fs, cur, name)
                     depth += 1
                     continue

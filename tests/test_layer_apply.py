@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from minidocker.errors import CorruptContent, MinidockerError, UnsafeArchive
-from minidocker.image import tarstream
+from minidocker.image import tarpipe, tarstream
 from minidocker.image.layer import OPAQUE_MARKER, apply_layer, write_layer
 from minidocker.kernel import get_kernel
 
@@ -46,6 +46,17 @@ MiB = 1 << 20
 @pytest.fixture
 def kernel():
     return get_kernel()
+
+
+@pytest.fixture(autouse=True, params=["tar", "userspace"])
+def extractor(request, monkeypatch):
+    """Every test runs twice: as root into an empty directory apply_layer hands
+    what it can to GNU tar (minidocker.image.tarpipe); "userspace" turns that off."""
+    if request.param == "userspace":
+        monkeypatch.setattr(tarpipe, "gnu_tar", lambda: None)
+    elif tarpipe.gnu_tar() is None and os.environ.get("CI"):
+        pytest.fail("GNU tar is missing (CI is set, so the tar path may not go untested)")
+    return request.param
 
 
 @pytest.fixture

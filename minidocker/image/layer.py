@@ -8,6 +8,12 @@ outside the root is ever touched. Docker reaches the same guarantee by
 extracting inside a chrooted helper; resolving in userspace gives it without
 a fork or root, on descriptors the kernel cannot swap under us.
 
+As root, in overlay mode and into an empty directory, ``apply_layer`` hands
+the entries it has checked to a GNU ``tar -x`` child (``tarpipe``), so that
+two cores share the work; ``_Applier`` takes over at the first entry whose
+safety would depend on that resolution (a path through a symlink, a
+replacement, a whiteout, ...).
+
 Two whiteout modes:
 
 * ``overlay``: OCI whiteouts become overlayfs's own form (``.wh.name`` → a
@@ -24,10 +30,10 @@ gives the same bytes and the same digest.
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import stat
-import tarfile
 from dataclasses import dataclass
 
 from .. import config
@@ -39,7 +45,8 @@ from . import tarstream as ts
 # typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Callable
+    import tarfile
+    from typing import BinaryIO, Callable, Iterator
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -58,7 +65,10 @@ class ApplyResult:
 def _clean_name(name: str) -> tuple[str, ...]:
     """Split an entry name into components inside the root; reject escapes."""
     if ".." not in name:  # the common case: nothing can climb, so only drop "", "." parts
-        return tuple(p for p in name.split("/") if p and p != ".")
+        parts = name.split("/")
+        if "" in parts or "." in parts:
+            return tuple([p for p in parts if p and p != "."])
+        return tuple(parts)
     if _escapes(name.lstrip("/")):
         raise UnsafeArchive(f"tar entry {name!r} escapes the layer root")
     cleaned = posixpath.normpath("/" + name).lstrip("/")
@@ -109,21 +119,12 @@ class _Applier:
         os.umask(self.umask)
         self.unpacked: set[tuple[str, ...]] = set()  # delete mode: what this layer made
 
-    def apply(self, reader: ts.TarReader) -> None:
-        for entry in reader:
-            self.root.release()
+    def apply(self, reader: ts.TarReader, entries: Iterator[ts.Entry]) -> None:
+        for entry in entries:
             parts = _clean_name(entry.name)
             if parts and parts[0].startswith(WHITEOUT_PREFIX * 2) and parts[0] != OPAQUE_MARKER:
                 continue  # AUFS metadata such as .wh..wh.plnk/: skipped, as Docker does
-            try:
-                self._entry(reader, entry, parts)
-            except MinidockerError:
-                raise
-            except OSError as e:
-                raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: "
-                                    f"{e.strerror or e}") from None
-            except (OverflowError, ValueError) as e:
-                raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: {e}") from None
+            self.entry(reader, entry, parts)
         self.root.release()
         for parts, mtime in self.dir_times.items():
             try:
@@ -131,6 +132,19 @@ class _Applier:
             except OSError:
                 continue  # removed by a later entry
             os.utime(fd, ns=(mtime, mtime))
+
+    def entry(self, reader: ts.TarReader, entry: ts.Entry, parts: tuple[str, ...]) -> None:
+        """Apply one entry, named ``parts`` inside the root."""
+        self.root.release()
+        try:
+            self._entry(reader, entry, parts)
+        except MinidockerError:
+            raise
+        except OSError as e:
+            raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: "
+                                f"{e.strerror or e}") from None
+        except (OverflowError, ValueError) as e:
+            raise UnsafeArchive(f"cannot apply tar entry {entry.name!r}: {e}") from None
 
     def close(self) -> None:
         self.root.close()
@@ -271,16 +285,58 @@ def apply_layer(kernel: Kernel, stream: BinaryIO, dest: str, *, whiteouts: str =
                           max_entries=max_entries or config.MAX_LAYER_ENTRIES)
     applier = _Applier(kernel, dest, whiteouts, allow_devices)
     try:
-        applier.apply(reader)
+        entries: Iterator[ts.Entry] = iter(reader)
+        tar = _tar_for(kernel, dest, whiteouts)
+        if tar:
+            entries = _apply_with_tar(tar, reader, entries, dest, applier)
+        applier.apply(reader, entries)
         reader.drain()
     finally:
         applier.close()
     return ApplyResult(entries=reader.entries, size=reader.total)
 
 
+def _tar_for(kernel: Kernel, dest: str, whiteouts: str) -> str | None:
+    """GNU tar, when the layer may be applied through it (see ``tarpipe``)."""
+    # Only the plain Linux kernel: a TracingKernel must see (and may fail) every
+    # chown, and the delete mode works on a tree that is not empty.
+    if whiteouts != "overlay" or not kernel.delegates_to_host_tools or os.geteuid() != 0:
+        return None
+    with os.scandir(dest) as it:
+        if next(it, None) is not None:
+            return None
+    from . import tarpipe  # subprocess and friends: only for applying a layer
+    return tarpipe.gnu_tar()
+
+
+def _apply_with_tar(tar: str, reader: ts.TarReader, entries: Iterator[ts.Entry], dest: str,
+                    applier: _Applier) -> Iterator[ts.Entry]:
+    """Feed entries to a tar child until one needs ``_Applier``; the entries left."""
+    try:
+        from . import tarpipe
+        feed = tarpipe.TarFeed(tar, dest, applier.umask, applier.entry)
+    except OSError:
+        return entries  # tar cannot be started (no memory for a process, ...): all in userspace
+    try:
+        try:
+            refused = tarpipe.feed_until_refused(feed, reader, entries, _clean_name)
+        except BaseException:
+            feed.abort()
+            raise
+        feed.finish()
+    finally:
+        feed.close()
+    if refused is None:
+        return iter(())
+    applier.dir_times.update(feed.dir_times)  # tar set them, but later entries may touch them
+    return itertools.chain([refused], entries)
+
+
 # -- writing ---------------------------------------------------------------
 
 def _tarinfo(name: str, st: os.stat_result) -> tarfile.TarInfo:
+    import tarfile  # only writing needs it, and it takes longer to import than the rest
+
     ti = tarfile.TarInfo(name)
     ti.mode = stat.S_IMODE(st.st_mode)
     ti.uid, ti.gid = st.st_uid, st.st_gid
@@ -295,6 +351,8 @@ def write_layer(kernel: Kernel, src: str, out: BinaryIO, *,
 
     Overlay whiteouts become OCI whiteouts. Returns the number of entries.
     """
+    import tarfile
+
     count = 0
     seen_inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from zlib import adler32
 
 from ..errors import CorruptContent, UnsafeArchive
 
@@ -85,10 +86,22 @@ def _text(field_: bytes) -> str:
 _HIGH_BYTES = bytes(range(128, 256))
 
 
+def byte_sum(data: bytes) -> int:
+    """``sum(data)`` for up to 512 bytes, three times faster.
+
+    With a start value of 0, the low half of Adler-32 is the sum of the bytes
+    modulo 65521: exact for 256 bytes or fewer (at most 65280).
+    """
+    return (adler32(data[:256], 0) & 0xFFFF) + (adler32(data[256:], 0) & 0xFFFF)
+
+
 def _checksum_ok(block: bytes) -> bool:
-    stored = _number(block[148:156], "checksum")
+    try:  # _number's common case, inlined: this runs once per header
+        stored = int(block[148:156].strip(b" \0") or b"0", 8)
+    except ValueError:
+        stored = _number(block[148:156], "checksum")
     # The checksum field counts as eight spaces (8 * 32 = 256).
-    unsigned = sum(block) - sum(block[148:156]) + 256
+    unsigned = byte_sum(block) - sum(block[148:156]) + 256
     if stored == unsigned:
         return True
     # Some old writers summed signed chars: each byte over 127 counts 256 less.
@@ -181,8 +194,22 @@ class TarReader:
         n = min(n, self._remaining)
         if n <= 0:
             return b""
-        data = self._read_exact(n)
+        data = self._f.read(n)  # _read_exact, inlined: this runs once per file
+        if len(data) != n:
+            data = self._read_exact_rest(data, n)
+        else:
+            self._count(n)
         self._remaining -= n
+        return data
+
+    def _read_exact_rest(self, data: bytes, n: int) -> bytes:
+        """``_read_exact`` after a short first read of ``data``."""
+        if data:
+            more = self._read_full(n - len(data))
+            data += more
+        if len(data) != n:
+            raise CorruptContent("tar archive is truncated (unexpected end of data)")
+        self._count(n)
         return data
 
     def _finish_entry(self) -> None:
@@ -239,7 +266,10 @@ class TarReader:
                 raise CorruptContent(f"tar header checksum mismatch at offset {self.total - BLOCK}")
             fields = _HEADER.unpack(block)
             typeflag = chr(block[156])
-            size = _number(fields[4], "size")
+            try:
+                size = int(fields[4].strip(b" \0") or b"0", 8)
+            except ValueError:
+                size = _number(fields[4], "size")
             if typeflag == "x":
                 pax = _parse_pax(self._meta_payload(size, "PAX"))  # replaces, as in Go
                 continue
@@ -280,10 +310,18 @@ class TarReader:
         if long_name is not None:
             name = long_name
         linkname = long_link if long_link is not None else _text(link_f)
-        mode = _number(mode_f, "mode") & 0o7777
-        uid = _number(uid_f, "uid")
-        gid = _number(gid_f, "gid")
-        mtime_ns = _number(mtime_f, "mtime") * 1_000_000_000
+        try:  # _number's common case (octal), inlined; anything else takes the long way
+            mode = int(mode_f.strip(b" \0") or b"0", 8)
+            uid = int(uid_f.strip(b" \0") or b"0", 8)
+            gid = int(gid_f.strip(b" \0") or b"0", 8)
+            mtime = int(mtime_f.strip(b" \0") or b"0", 8)
+        except ValueError:
+            mode = _number(mode_f, "mode")
+            uid = _number(uid_f, "uid")
+            gid = _number(gid_f, "gid")
+            mtime = _number(mtime_f, "mtime")
+        mode &= 0o7777
+        mtime_ns = mtime * 1_000_000_000
         devmajor = devminor = 0
         if type_ in (CHAR, BLOCKDEV):  # only device entries carry meaningful numbers
             devmajor = _number(major_f, "devmajor")

@@ -81,6 +81,10 @@ class Kernel(abc.ABC):
     # Detached containers' supervisors: a forked process (they outlive the CLI), or a
     # thread of this process (a notebook's simulator keeps its containers in view).
     detach_in_process: bool = False
+    # Whether a host tool may do this kernel's work directly (GNU tar extracting a
+    # layer, owners and all): true only where the kernel's calls are the host's own
+    # system calls, unwatched — not the simulator, not a tracing kernel.
+    delegates_to_host_tools: bool = False
 
     #: The calling process's file and descriptor calls, with the names and
     #: signatures of Python's ``os`` module (``open``, ``close``, ``dup``,

@@ -63,6 +63,7 @@ def _check(result: int, what: str, path: str = "") -> None:
 
 
 class LinuxKernel(Kernel):
+    delegates_to_host_tools = True
     name = "linux"
 
     @property
