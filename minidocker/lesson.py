@@ -68,7 +68,9 @@ def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10,
     supervisor process, out of this notebook's sight, so on the simulator the container
     runs attached (output discarded) in a thread of this process instead: diagrams,
     ``top`` and cgroup readings see it, and ``e.rm(name, force=True)`` ends it on both.
+    Either way it ends with the notebook's process at the latest.
     """
+    import atexit
     import threading
     import time
     from .errors import NotFound
@@ -77,6 +79,8 @@ def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10,
     from .runtime.supervisor import Attach
     if not e.kernel.simulated:
         record, _ = e.run(image, list(cmd) or None, detach_=True, name=name, **options)
+        # a lesson's background container ends with the notebook, even one stopped halfway
+        atexit.register(_remove_quietly, e, record.id)
         return record
     failed: list[BaseException] = []
 
@@ -107,6 +111,13 @@ def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10,
             return record
         time.sleep(0.02)
     raise TimeoutError(f"container {name} did not start within {timeout}s")
+
+
+def _remove_quietly(e: Engine, container_id: str) -> None:
+    try:
+        e.rm(container_id, force=True)
+    except Exception:   # removed already, as a lesson does at its end
+        pass
 
 
 def check(condition: bool, what: str) -> None:

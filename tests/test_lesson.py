@@ -23,6 +23,12 @@ def test_start_leaves_a_container_running_where_the_notebook_can_look_at_it(kern
         seen = viz.namespaces.from_container(e, "bg")   # reads /proc through the kernel
         assert any(p.pids[-1] == 1 for p in seen.processes if p.in_container)
         assert lesson.sh(e, "echo $$").out == "1\n"       # the notebook goes on meanwhile
+        # the host reads a container's namespaces as links, as `ls -l /proc/PID/ns` shows them
+        pid = e.containers.find("bg").state.Pid
+        for kind in ("pid", "mnt", "uts", "ipc", "net"):
+            mine = e.kernel.fs.readlink(f"/proc/self/ns/{kind}")
+            its = e.kernel.fs.readlink(f"/proc/{pid}/ns/{kind}")
+            assert mine.startswith(f"{kind}:[") and its.startswith(f"{kind}:[") and mine != its
     finally:
         e.rm(record.id, force=True)
     assert e.ps_rows(all_=True) == []
