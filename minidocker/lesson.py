@@ -3,7 +3,8 @@
 A lesson cell should read like the step it teaches, so the plumbing lives
 here: ``run`` starts a container attached to pipes and returns what it
 printed; ``check`` verifies a "check yourself" answer and says so; ``steps``
-prints a trace's kernel calls one per line, with their reasons.
+prints a trace's kernel calls one per line, with their reasons; ``start``
+runs a container in the background where the notebook can look at it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,66 @@ def run(e: Engine, image: str, *cmd: str, keep: bool = False, **options) -> Resu
 def sh(e: Engine, script: str, image: str = "busybox", **options) -> Result:
     """``run(e, image, "sh", "-c", script)``."""
     return run(e, image, "sh", "-c", script, **options)
+
+
+def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10,
+          **options):
+    """Start ``cmd`` in a background container called ``name``; its record once it runs.
+
+    On Linux this is ``run -d``. A detached simulated container would live in its own
+    supervisor process, out of this notebook's sight, so on the simulator the container
+    runs attached (output discarded) in a thread of this process instead: diagrams,
+    ``top`` and cgroup readings see it, and ``e.rm(name, force=True)`` ends it on both.
+    Either way it ends with the notebook's process at the latest.
+    """
+    import atexit
+    import threading
+    import time
+    from .errors import NotFound
+    from .runtime import cgroups
+    from .runtime.state import RUNNING
+    from .runtime.supervisor import Attach
+    if not e.kernel.simulated:
+        record, _ = e.run(image, list(cmd) or None, detach_=True, name=name, **options)
+        # a lesson's background container ends with the notebook, even one stopped halfway
+        atexit.register(_remove_quietly, e, record.id)
+        return record
+    failed: list[BaseException] = []
+
+    def attached() -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            e.run(image, list(cmd) or None, name=name, attach=Attach(None, devnull, devnull),
+                  **options)
+        except BaseException as err:   # shown by the waiting caller
+            failed.append(err)
+        finally:
+            os.close(devnull)
+
+    runner = threading.Thread(target=attached, daemon=True, name=f"container-{name}")
+    runner.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if failed:
+            raise failed[0]
+        if not runner.is_alive():
+            raise RuntimeError(f"container {name} exited as soon as it started")
+        try:
+            record = e.containers.find(name)
+        except NotFound:   # not created yet
+            record = None
+        if record is not None and record.observed_status(e.kernel) == RUNNING \
+                and cgroups.manager(e.kernel, record.id).pids():
+            return record
+        time.sleep(0.02)
+    raise TimeoutError(f"container {name} did not start within {timeout}s")
+
+
+def _remove_quietly(e: Engine, container_id: str) -> None:
+    try:
+        e.rm(container_id, force=True)
+    except Exception:   # removed already, as a lesson does at its end
+        pass
 
 
 def check(condition: bool, what: str) -> None:

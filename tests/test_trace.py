@@ -40,6 +40,10 @@ def test_a_trace_holds_the_runtime_and_the_container_steps_in_order(kernel, tmp_
     assert fork.context["ns"]["mnt"] != pivot.context["ns"]["mnt"]
     assert all(e.reason for e in t.events)
     assert any("pivot_root" in line and "root of this mount namespace" in line for line in t.lines())
+    # mounts through a safely opened descriptor are shown by the path it stands for
+    targets = [e.args[1] for e in t.events if e.op == "mount"]
+    assert not [t for t in targets if t.startswith("/proc/self/fd/")], targets
+    assert any(t.endswith("/rootfs/proc") for t in targets)
 
 
 def test_outside_a_trace_engines_use_the_plain_kernel(tmp_path):

@@ -212,7 +212,8 @@ class TracingKernel(Kernel):
 
     def _call(self, op: str, *args, **kwargs):
         # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
-        shown = tuple(_readable(a) for a in args) if op in ("mount", "umount") else args
+        shown = tuple(_readable(a, self.inner.fs) for a in args) if op in ("mount", "umount") \
+            else args
         event = Event(op, shown, self.inner.getpid(), explain(op, shown))
         if self.with_context:
             try:
@@ -241,11 +242,13 @@ class TracingKernel(Kernel):
         return self._call("close_fds", tuple(keep) + ((self.keep_fd,) if self.keep_fd is not None else ()))
 
 
-def _readable(arg):
-    """Show ``/proc/self/fd/N`` (how the runtime names a safely resolved path) as the path."""
+def _readable(arg, fs=os):
+    """Show ``/proc/self/fd/N`` (how the runtime names a safely resolved path) as the path.
+
+    ``fs`` is the kernel's ``os``-like module: the simulator's descriptors are its own."""
     if isinstance(arg, str) and arg.startswith("/proc/self/fd/"):
         try:
-            return os.readlink(arg)
+            return fs.readlink(arg)
         except OSError:
             return arg
     return arg

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 
 from .fs import HostFS, MemFS
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 SIM_FD_BASE = 10_000
 UMASK = 0o022
 _ACCESS = os.O_RDONLY | os.O_WRONLY | os.O_RDWR
+_HOST_NS_LINK = re.compile(r"^/proc/(self|\d+)/ns/(pid|mnt|uts|ipc|net|cgroup)$")
 O_PATH = getattr(os, "O_PATH", 0o10000000)
 
 
@@ -187,6 +189,19 @@ class SimFiles:
         return self.stat(fd)
 
     def readlink(self, path, *, dir_fd=None) -> str:
+        if isinstance(path, str) and dir_fd is None and path.startswith("/proc/self/fd/"):
+            fd = path[len("/proc/self/fd/"):]
+            if fd.isdigit() and (not self.k.current().host or int(fd) >= SIM_FD_BASE):
+                # a simulated descriptor's magic link names the place it stands for
+                return self.k.path_of(self.k.lookup(path))
+        if isinstance(path, str) and dir_fd is None and self.k.current().host:
+            ns = _HOST_NS_LINK.match(path)
+            if ns is not None:   # the host looks at a namespace, as `ls -l /proc/PID/ns` would
+                who, kind = ns.groups()
+                target = self.k.current() if who == "self" else self.k.processes.get(int(who))
+                if target is None:
+                    raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+                return f"{kind}:[{self.k.namespace_of(target, kind).inode}]"
         real = self._real(path, dir_fd)
         if real is not None:
             return os.readlink(real)
