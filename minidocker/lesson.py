@@ -60,54 +60,27 @@ def sh(e: Engine, script: str, image: str = "busybox", **options) -> Result:
     return run(e, image, "sh", "-c", script, **options)
 
 
-def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10,
-          **options):
+def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10, **options):
     """Start ``cmd`` in a background container called ``name``; its record once it runs.
 
-    On Linux this is ``run -d``. A detached simulated container would live in its own
-    supervisor process, out of this notebook's sight, so on the simulator the container
-    runs attached (output discarded) in a thread of this process instead: diagrams,
-    ``top`` and cgroup readings see it, and ``e.rm(name, force=True)`` ends it on both.
-    Either way it ends with the notebook's process at the latest.
+    This is ``run -d`` on both kernels (on the simulator the container's supervisor is a
+    thread of this notebook's process, so diagrams, ``top``, ``exec`` and cgroup readings
+    see it). It ends with the notebook's process at the latest.
     """
     import atexit
-    import threading
     import time
-    from .errors import NotFound
     from .runtime import cgroups
-    from .runtime.state import RUNNING
-    from .runtime.supervisor import Attach
-    if not e.kernel.simulated:
-        record, _ = e.run(image, list(cmd) or None, detach_=True, name=name, **options)
-        # a lesson's background container ends with the notebook, even one stopped halfway
-        atexit.register(_remove_quietly, e, record.id)
-        return record
-    failed: list[BaseException] = []
-
-    def attached() -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            e.run(image, list(cmd) or None, name=name, attach=Attach(None, devnull, devnull),
-                  **options)
-        except BaseException as err:   # shown by the waiting caller
-            failed.append(err)
-        finally:
-            os.close(devnull)
-
-    runner = threading.Thread(target=attached, daemon=True, name=f"container-{name}")
-    runner.start()
+    from .runtime.state import EXITED, RUNNING
+    record, _ = e.run(image, list(cmd) or None, detach_=True, name=name, **options)
+    # a lesson's background container ends with the notebook, even one stopped halfway
+    atexit.register(_remove_quietly, e, record.id)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if failed:
-            raise failed[0]
-        if not runner.is_alive():
+    while time.monotonic() < deadline:   # running, with its processes in its cgroup
+        record = e.containers.find(record.id)
+        status = record.observed_status(e.kernel)
+        if status == EXITED:
             raise RuntimeError(f"container {name} exited as soon as it started")
-        try:
-            record = e.containers.find(name)
-        except NotFound:   # not created yet
-            record = None
-        if record is not None and record.observed_status(e.kernel) == RUNNING \
-                and cgroups.manager(e.kernel, record.id).pids():
+        if status == RUNNING and cgroups.manager(e.kernel, record.id).pids():
             return record
         time.sleep(0.02)
     raise TimeoutError(f"container {name} did not start within {timeout}s")
