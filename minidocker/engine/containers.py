@@ -16,7 +16,6 @@ TYPE_CHECKING = False  # typing costs ~3 ms to import; only type checkers need i
 
 from ..errors import Conflict, MinidockerError, NotFound
 from ..format import human_age
-from ..runtime import spec as specs
 from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record, now
 
 # The supervisor (sockets, ptys, fork) is imported by the verbs that run something,
@@ -53,6 +52,7 @@ class ContainerVerbs:
                memory: str | None = None, cpus: str | None = None, pids_limit: str | None = None,
                volumes: list[str] = (), read_only: bool = False, tty: bool = False,
                stdin: bool = False, auto_remove: bool = False, init: bool = False) -> Record:
+        from ..runtime import spec as specs
         if not self.kernel.privileged:
             raise RunError("running containers on the real kernel needs root; run minidocker as "
                            "root, or MINIDOCKER_KERNEL=sim for the simulated kernel")
@@ -161,6 +161,7 @@ class ContainerVerbs:
               detach_: bool = False, attach: Attach | None = None) -> int:
         """Run another process in a running container; its exit code (0 with ``detach_``)."""
         from ..runtime import cgroups
+        from ..runtime import spec as specs
         from ..runtime.init import ExecPlan, become_exec_process
         from ..runtime.supervisor import detach, exit_code, relay, spawn
         if not cmd:

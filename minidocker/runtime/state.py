@@ -25,7 +25,10 @@ from ..errors import Conflict, NotFound
 from ..fileio import FileLock, atomic_write
 from ..format import now
 from ..kernel.base import Kernel
-from .spec import BindMount, ContainerSpec, Resources
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .spec import ContainerSpec
 
 CREATED, RUNNING, EXITED, DEAD = "created", "running", "exited", "dead"
 
@@ -72,6 +75,9 @@ class Record:
 
 
 def _spec_from_json(obj: dict) -> ContainerSpec:
+    # spec (regexes, dataclasses) is loaded here, not at import: `ps` or a cached build
+    # never reads a container's spec
+    from .spec import BindMount, ContainerSpec, Resources
     obj = dict(obj)
     obj["resources"] = Resources(**obj["resources"])
     obj["binds"] = tuple(BindMount(**b) for b in obj["binds"])
