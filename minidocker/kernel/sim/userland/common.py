@@ -209,6 +209,36 @@ def join(a: str, b: str) -> str:
     return b if b.startswith("/") else (a.rstrip("/") + "/" + b if a not in ("", "/") else ("/" + b if a == "/" else b))
 
 
+def resolve_links(path: str, link_target, loop_error) -> str:
+    """An absolute ``path`` with ``.``, ``..`` and every symlink resolved, name by name, as
+    realpath(3) does. ``link_target(prefix)`` gives the target of the symlink at ``prefix``, or
+    None for anything else (and raises if the caller wants a missing name to be an error);
+    ``loop_error(prefix)`` is raised past 40 links, the kernel's limit."""
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        p = parts.pop(0)
+        if p == ".":
+            continue
+        if p == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        cur = "/" + "/".join(resolved + [p])
+        target = link_target(cur)
+        if target is None:
+            resolved.append(p)
+            continue
+        hops += 1
+        if hops > 40:
+            raise loop_error(cur)
+        if target.startswith("/"):
+            resolved = []
+        parts = [x for x in target.split("/") if x] + parts
+    return "/" + "/".join(resolved)
+
+
 def read_input(sys: System, path: str) -> bytes:
     """A file's bytes, or standard input for ``-``."""
     if path == "-":
