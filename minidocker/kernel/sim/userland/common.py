@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 import stat as st
 
 from .api import Stat
@@ -237,6 +238,22 @@ def resolve_links(path: str, link_target, loop_error) -> str:
             resolved = []
         parts = [x for x in target.split("/") if x] + parts
     return "/" + "/".join(resolved)
+
+
+BRACKET_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+                   "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
+                   "print": " -~", "graph": "!-~", "cntrl": r"\x00-\x1f"}
+
+
+def bracket_body(body: str) -> str:
+    """The inside of a POSIX bracket expression (``[`` ``]`` and a leading ``!``/``^`` taken
+    off) for a Python regex class: ``[:name:]`` spelled out in ASCII, a backslash literal
+    (POSIX brackets have no escapes), a leading ``]`` literal. Shell globs and BRE/ERE share it."""
+    body = re.sub(r"\[:(\w+):\]", lambda m: BRACKET_CLASSES.get(m.group(1), ""), body)
+    body = body.replace("\\", "\\\\")
+    if body.startswith("]"):
+        body = "\\" + body
+    return body
 
 
 def read_input(sys: System, path: str) -> bytes:
