@@ -86,6 +86,11 @@ class Learner:
                 entries[m.name.lstrip("./").rstrip("/")] = (m, data)
         return entries
 
+    def layer_file(self, img, index: int, path: str) -> bytes:
+        """The content of regular file ``path`` in one layer of ``img``; b"" when that
+        layer has no such file."""
+        return self.layer(img, index).get(path, (None, b""))[1] or b""
+
     def history(self, img, with_empty: bool = True) -> list[str]:
         """The image's steps, bottom first, as ``created_by`` texts."""
         return [h.get("created_by", "") for h in img.config.history

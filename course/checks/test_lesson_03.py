@@ -39,7 +39,7 @@ def test_03_2_deleting_in_a_later_layer_is_a_whiteout(learner):
                    "the whiteout app/.wh.hello.txt",
                    f"в новом слое {sorted(top)}; удаление /app/hello.txt должно оставить "
                    "whiteout app/.wh.hello.txt")
-    learner.expect(learner.layer(parent, 1).get("app/hello.txt", (None, None))[1] == b"hello\n", "03.2",
+    learner.expect(learner.layer_file(parent, 1, "app/hello.txt") == b"hello\n", "03.2",
                    "ex03:1's layer changed?", "слой ex03:1 изменился?")
 
 

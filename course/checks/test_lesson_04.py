@@ -21,8 +21,7 @@ def test_04_1_the_seed_recipe(learner):
     learner.expect(i > 0 and sum(s.startswith("RUN") for s in steps) >= 2, "04.1",
                    "ex04:v1 should be built from examples/seed-app (two RUN steps and COPY app/)",
                    "ex04:v1 должен быть собран из examples/seed-app (два шага RUN и COPY app/)")
-    files = learner.layer(img, i)
-    learner.expect(b"version 1" in (files.get("app/server.sh", (None, b""))[1] or b""), "04.1",
+    learner.expect(b"version 1" in learner.layer_file(img, i, "app/server.sh"), "04.1",
                    "ex04:v1's app/server.sh should be the original one (version 1)",
                    "app/server.sh в ex04:v1 должен быть исходным (version 1)")
 
@@ -32,7 +31,7 @@ def test_04_2_a_change_in_the_app_rebuilds_from_copy_on(learner):
     v2 = learner.image("ex04:v2", "04.2")
     v1 = learner.image("ex04:v1", "04.2")
     i = _copy_index(learner, v2)
-    learner.expect(i > 0 and b"version 2" in (learner.layer(v2, i).get("app/server.sh", (None, b""))[1] or b""),
+    learner.expect(i > 0 and b"version 2" in learner.layer_file(v2, i, "app/server.sh"),
                    "04.2", "ex04:v2's app/server.sh should say `version 2`",
                    "app/server.sh в ex04:v2 должен содержать `version 2`")
     shared = learner.shared_layers(v1, v2)
@@ -79,6 +78,6 @@ def test_04_4_a_badly_ordered_dockerfile(learner):
                    "Dockerfile.bad with app/server.sh changed (version 2)",
                    f"у ex04:bad и ex04:bad2 общих слоёв {shared}; соберите bad2 из того же "
                    "Dockerfile.bad с изменённым app/server.sh (version 2)")
-    learner.expect(b"version 2" in (learner.layer(bad2, i).get("app/server.sh", (None, b""))[1] or b""),
+    learner.expect(b"version 2" in learner.layer_file(bad2, i, "app/server.sh"),
                    "04.4", "ex04:bad2's app/server.sh should say `version 2`",
                    "app/server.sh в ex04:bad2 должен содержать `version 2`")

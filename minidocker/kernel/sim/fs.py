@@ -18,6 +18,7 @@ a node, a tuple of names); ``mounts.py`` joins the filesystems into one tree.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
@@ -34,20 +35,25 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path)
 
 
-def _read_real(path: str, offset: int, size: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+@contextlib.contextmanager
+def _real_fd(path: str, flags: int):
+    """A real file opened for one call: never through a symlink (the simulated kernel
+    resolves links itself) and never inherited by a child."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        return os.pread(fd, size, offset)
+        yield fd
     finally:
         os.close(fd)
+
+
+def _read_real(path: str, offset: int, size: int) -> bytes:
+    with _real_fd(path, os.O_RDONLY) as fd:
+        return os.pread(fd, size, offset)
 
 
 def _write_real(path: str, offset: int, data: bytes) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
+    with _real_fd(path, os.O_WRONLY) as fd:
         return os.pwrite(fd, data, offset)
-    finally:
-        os.close(fd)
 
 
 def _err(code: int, name: str = "") -> OSError:

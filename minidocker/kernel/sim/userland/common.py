@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 import stat as st
 
 from .api import Stat
@@ -207,6 +208,52 @@ def is_dir(sys: System, path: str) -> bool:
 
 def join(a: str, b: str) -> str:
     return b if b.startswith("/") else (a.rstrip("/") + "/" + b if a not in ("", "/") else ("/" + b if a == "/" else b))
+
+
+def resolve_links(path: str, link_target, loop_error) -> str:
+    """An absolute ``path`` with ``.``, ``..`` and every symlink resolved, name by name, as
+    realpath(3) does. ``link_target(prefix)`` gives the target of the symlink at ``prefix``, or
+    None for anything else (and raises if the caller wants a missing name to be an error);
+    ``loop_error(prefix)`` is raised past 40 links, the kernel's limit."""
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        p = parts.pop(0)
+        if p == ".":
+            continue
+        if p == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        cur = "/" + "/".join(resolved + [p])
+        target = link_target(cur)
+        if target is None:
+            resolved.append(p)
+            continue
+        hops += 1
+        if hops > 40:
+            raise loop_error(cur)
+        if target.startswith("/"):
+            resolved = []
+        parts = [x for x in target.split("/") if x] + parts
+    return "/" + "/".join(resolved)
+
+
+BRACKET_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+                   "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
+                   "print": " -~", "graph": "!-~", "cntrl": r"\x00-\x1f"}
+
+
+def bracket_body(body: str) -> str:
+    """The inside of a POSIX bracket expression (``[`` ``]`` and a leading ``!``/``^`` taken
+    off) for a Python regex class: ``[:name:]`` spelled out in ASCII, a backslash literal
+    (POSIX brackets have no escapes), a leading ``]`` literal. Shell globs and BRE/ERE share it."""
+    body = re.sub(r"\[:(\w+):\]", lambda m: BRACKET_CLASSES.get(m.group(1), ""), body)
+    body = body.replace("\\", "\\\\")
+    if body.startswith("]"):
+        body = "\\" + body
+    return body
 
 
 def read_input(sys: System, path: str) -> bytes:

@@ -21,7 +21,7 @@ import time
 
 from .api import Stat
 from .common import (UsageError, err, group_name, human, is_dir, isatty, lookup_group, lookup_user,
-                     out, parse_opts, read_db, strerror, usage, user_name)
+                     out, parse_opts, read_db, resolve_links, strerror, usage, user_name)
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SIX_MONTHS = 6 * 30 * 24 * 3600
@@ -1039,38 +1039,17 @@ def canonical(sys, path: str, must_exist: bool = True) -> str:
     """readlink -f: an absolute path with every symlink resolved (through the kernel)."""
     if not path.startswith("/"):
         path = posixpath.join(sys.getcwd(), path)
-    parts = [p for p in path.split("/") if p]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        p = parts.pop(0)
-        if p == ".":
-            continue
-        if p == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        cur = "/" + "/".join(resolved + [p])
+
+    def link_target(cur: str) -> str | None:
         try:
             s = sys.stat(cur, follow_symlinks=False)
         except OSError:
-            if must_exist and parts:
-                raise
             if must_exist:
                 raise
-            resolved.append(p)
-            continue
-        if st.S_ISLNK(s.mode):
-            hops += 1
-            if hops > 40:
-                raise OSError(errno.ELOOP, "Symbolic link loop", cur)
-            target = sys.readlink(cur)
-            if target.startswith("/"):
-                resolved = []
-            parts = [x for x in target.split("/") if x] + parts
-            continue
-        resolved.append(p)
-    return "/" + "/".join(resolved)
+            return None
+        return sys.readlink(cur) if st.S_ISLNK(s.mode) else None
+
+    return resolve_links(path, link_target, lambda cur: OSError(errno.ELOOP, "Symbolic link loop", cur))
 
 
 def readlink(sys, argv: list[str]) -> int:

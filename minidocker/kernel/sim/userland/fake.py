@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from . import COMMANDS, identify, lookup, missing, not_found
 from .api import Killed, ProcessInfo, Stat
 from .applets import APPLETS
-from .common import DEFAULT_PATH
+from .common import DEFAULT_PATH, resolve_links
 
 MAX_PROCESS_DEPTH = 24
 DEFAULT_NOW = 1_700_000_000.0            # 2023-11-14 22:13:20 UTC
@@ -313,29 +313,12 @@ class FakeSystem:
 
     def _canonical(self, path: str) -> str:
         full = path if path.startswith("/") else posixpath.join(self._cwd, path)
-        parts = [p for p in full.split("/") if p]
-        names: list[str] = []
-        hops = 0
-        while parts:
-            p = parts.pop(0)
-            if p == ".":
-                continue
-            if p == "..":
-                if names:
-                    names.pop()
-                continue
-            cur = "/" + "/".join(names + [p])
+
+        def link_target(cur: str) -> str | None:
             _, _, node = self._walk(cur, False)
-            if node is not None and node.kind == st.S_IFLNK:
-                hops += 1
-                if hops > 40:
-                    raise _oserror(errno.ELOOP, path)
-                if node.target.startswith("/"):
-                    names = []
-                parts = [x for x in node.target.split("/") if x] + parts
-                continue
-            names.append(p)
-        return "/" + "/".join(names)
+            return node.target if node is not None and node.kind == st.S_IFLNK else None
+
+        return resolve_links(full, link_target, lambda cur: _oserror(errno.ELOOP, path))
 
     def _lookup(self, path: str, follow: bool = True) -> Node:
         _, _, node = self._walk(path, follow)

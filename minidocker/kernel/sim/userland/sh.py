@@ -34,7 +34,7 @@ import stat as st
 
 from . import shparse as P
 from .api import Killed
-from .common import DEFAULT_PATH, dec, enc, isatty, readline, strerror
+from .common import DEFAULT_PATH, bracket_body, dec, enc, isatty, readline, strerror
 
 MAX_DEPTH = 50
 PIPE_LIMIT = 64 << 20
@@ -192,19 +192,10 @@ def glob_regex(chunks: list[tuple[str, bool]]) -> str:
                 neg = body[:1] in ("!", "^")
                 if neg:
                     body = body[1:]
-                body = re.sub(r"\[:(\w+):\]", lambda m: _CLASSES.get(m.group(1), ""), body)
-                body = body.replace("\\", "\\\\")
-                if body.startswith("]"):
-                    body = "\\" + body
-                out.append("[" + ("^" if neg else "") + body + "]")
+                out.append("[" + ("^" if neg else "") + bracket_body(body) + "]")
             else:
                 out.append(re.escape(c))
     return "".join(out)
-
-
-_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-            "space": " \\t\\n\\r\\f\\v", "blank": " \\t", "punct": "!-/:-@\\[-`{-~", "xdigit": "0-9A-Fa-f",
-            "print": " -~", "graph": "!-~", "cntrl": "\\x00-\\x1f"}
 
 
 def has_glob(chunks) -> bool:

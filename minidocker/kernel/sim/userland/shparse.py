@@ -177,6 +177,15 @@ def is_name(s: str) -> bool:
     return NAME_RE.fullmatch(s) is not None
 
 
+def _flusher(parts: list, buf: list[str], quoted: bool):
+    """A ``flush()`` for a word scanner: the characters gathered in ``buf`` become one literal part."""
+    def flush():
+        if buf:
+            parts.append(Lit("".join(buf), quoted))
+            buf.clear()
+    return flush
+
+
 class Parser:
     def __init__(self, src: str, pos: int = 0, lineno: int = 1, depth: int = 0):
         if depth > MAX_PARSE_DEPTH:
@@ -245,11 +254,7 @@ class Parser:
         start = self.pos
         parts: list = []
         buf: list[str] = []
-
-        def flush():
-            if buf:
-                parts.append(Lit("".join(buf), False))
-                buf.clear()
+        flush = _flusher(parts, buf, False)
 
         while self.pos < n:
             c = src[self.pos]
@@ -309,11 +314,7 @@ class Parser:
         self.pos += 1
         parts.append(Lit("", True))      # "" is a word of its own even when empty
         buf: list[str] = []
-
-        def flush():
-            if buf:
-                parts.append(Lit("".join(buf), True))
-                buf.clear()
+        flush = _flusher(parts, buf, True)
 
         while True:
             if self.pos >= n:
@@ -368,31 +369,30 @@ class Parser:
             parts.append(Lit("$", quoted))
             self.pos += 1
 
+    def _until_closer(self, opener: str, closer: str, expecting: str):
+        """Yield the character at ``pos`` until ``closer`` stands there outside any nested
+        ``opener``…``closer`` pair; the caller advances ``pos`` and steps over the closer.
+        End of input is the syntax error ``unexpected end of file (expecting "…")``."""
+        depth = 0
+        while True:
+            if self.pos >= self.n:
+                self.error(f'unexpected end of file (expecting "{expecting}")', eof=True)
+            c = self.src[self.pos]
+            if c == closer and depth == 0:
+                return
+            if c == opener:
+                depth += 1
+            elif c == closer:
+                depth -= 1
+            yield c
+
     def _read_arith(self, parts: list, quoted: bool) -> None:
         src, n = self.src, self.n
         self.pos += 3
         inner: list = []
         buf: list[str] = []
-        depth = 0
-
-        def flush():
-            if buf:
-                inner.append(Lit("".join(buf), True))
-                buf.clear()
-
-        while True:
-            if self.pos >= n:
-                self.error('unexpected end of file (expecting "))")', eof=True)
-            c = src[self.pos]
-            if c == ")" and depth == 0:
-                if not src.startswith("))", self.pos):
-                    self.error('unexpected ")"')
-                self.pos += 2
-                break
-            if c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
+        flush = _flusher(inner, buf, True)
+        for c in self._until_closer("(", ")", "))"):
             if c == "$":
                 flush()
                 self._read_dollar(inner, True)
@@ -411,6 +411,9 @@ class Parser:
                 self.lineno += 1
             buf.append(c)
             self.pos += 1
+        if not src.startswith("))", self.pos):
+            self.error('unexpected ")"')
+        self.pos += 2
         flush()
         parts.append(Arith(inner, quoted))
 
@@ -462,24 +465,8 @@ class Parser:
         src, n = self.src, self.n
         parts: list = []
         buf: list[str] = []
-        depth = 0
-
-        def flush():
-            if buf:
-                parts.append(Lit("".join(buf), quoted))
-                buf.clear()
-
-        while True:
-            if self.pos >= n:
-                self.error('unexpected end of file (expecting "}")', eof=True)
-            c = src[self.pos]
-            if c == "}" and depth == 0:
-                self.pos += 1
-                break
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
+        flush = _flusher(parts, buf, quoted)
+        for c in self._until_closer("{", "}", "}"):
             if c == "\\" and self.pos + 1 < n:
                 flush()
                 parts.append(Lit(src[self.pos + 1], True))
@@ -505,6 +492,7 @@ class Parser:
                     self.lineno += 1
                 buf.append(c)
                 self.pos += 1
+        self.pos += 1                    # the closing "}"
         flush()
         return parts
 
@@ -876,11 +864,7 @@ def parse_heredoc_body(text: str, lineno: int = 1, depth: int = 0) -> list:
     p = Parser(text, 0, lineno, depth)
     parts: list = []
     buf: list[str] = []
-
-    def flush():
-        if buf:
-            parts.append(Lit("".join(buf), True))
-            buf.clear()
+    flush = _flusher(parts, buf, True)
 
     while p.pos < p.n:
         c = text[p.pos]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .common import (UsageError, dec, enc, err, out, parse_opts, progname, read_input, strerror,
+from .common import (UsageError, bracket_body, dec, enc, err, out, parse_opts, progname, read_input, strerror,
                      usage)
 
 YES_LIMIT = 10_000   # pipelines run stage by stage, so yes stops by itself after this many lines
@@ -510,11 +510,6 @@ def _head_tail(sys, prog: str, opts: dict, paths: list[str]) -> int:
 
 # -- regular expressions ---------------------------------------------------------------
 
-_BRACKET_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-                    "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
-                    "print": " -~", "graph": "!-~", "cntrl": r"\x00-\x1f"}
-
-
 def posix_regex(pattern: str, extended: bool) -> str:
     """A POSIX BRE or ERE as a Python regex (the common cases)."""
     res: list[str] = []
@@ -541,11 +536,7 @@ def posix_regex(pattern: str, extended: bool) -> str:
             neg = body.startswith("^")
             if neg:
                 body = body[1:]
-            body = re.sub(r"\[:(\w+):\]", lambda m: _BRACKET_CLASSES.get(m.group(1), ""), body)
-            body = body.replace("\\", "\\\\")
-            if body.startswith("]"):
-                body = "\\" + body
-            res.append("[" + ("^" if neg else "") + body.replace("[", "\\[") + "]")
+            res.append("[" + ("^" if neg else "") + bracket_body(body).replace("[", "\\[") + "]")
             i = j + 1
             at_start = False
             continue
