@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 from . import COMMANDS, identify, lookup, missing, not_found
 from .api import Killed, ProcessInfo, Stat
-from .applets import APPLETS
 from .common import DEFAULT_PATH, resolve_links
 
 MAX_PROCESS_DEPTH = 24
