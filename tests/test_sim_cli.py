@@ -69,6 +69,9 @@ def test_exec_from_another_process_runs_in_the_container_through_its_supervisor(
                        text=True, capture_output=True, timeout=30,
                        env=dict(os.environ, MINIDOCKER_ROOT=md.root, MINIDOCKER_KERNEL="sim"))
     assert r.stdout == "typed\n"
+    top = md("top", "x").stdout.splitlines()
+    assert top[0].split() == ["UID", "PID", "PPID", "CMD"]
+    assert any(line.endswith("sh -c echo marker > /tmp/m; sleep 100; true") for line in top[1:])
     missing = md("exec", "x", "nosuch")
     assert missing.returncode == 127 and "executable file not found" in missing.stderr
     md("rm", "-f", "x")

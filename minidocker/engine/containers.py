@@ -171,8 +171,7 @@ class ContainerVerbs:
             raise Conflict(f"container {record.id[:12]} is not running")
         if workdir and not workdir.startswith("/"):
             raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
-        if self.kernel.simulated and record.state.SupervisorPid != os.getpid() \
-                and (record.dir / "exec.sock").exists():
+        if self._elsewhere(record):
             from ..runtime.supervisor import Attach, remote_exec
             request = {"cmd": list(cmd), "tty": tty, "stdin": stdin, "user": user,
                        "workdir": workdir, "env": list(env), "detach": detach_}
@@ -205,12 +204,19 @@ class ContainerVerbs:
         pid, ours = go(attach)
         return exit_code(relay(k, pid, ours, tty, attach, stdin, None))
 
-    def _exec_here(self, container_id: str, request: dict, attach: Attach) -> int:
-        """An exec handed over to this container's supervisor (see ``ExecPort``)."""
+    def _exec_here(self, container_id: str, request: dict, attach: Attach):
+        """An exec (or a ``top``) handed over to this container's supervisor (see ``ExecPort``)."""
+        if request.get("op") == "top":
+            return self.top(container_id)
         return self.exec_(container_id, request["cmd"],
                           tty=request["tty"], stdin=request["stdin"], user=request["user"],
                           workdir=request["workdir"], env=request["env"],
                           detach_=request["detach"], attach=None if request["detach"] else attach)
+
+    def _elsewhere(self, record: Record) -> bool:
+        """Whether only another process (its supervisor, on the simulator) reaches it."""
+        return self.kernel.simulated and record.state.SupervisorPid != os.getpid() \
+            and (record.dir / "exec.sock").exists()
 
     # -- signals and waiting --------------------------------------------------------
     def kill(self, ref: str, signal: str | int = "KILL") -> Record:
@@ -391,6 +397,14 @@ class ContainerVerbs:
         record = self.containers.find(ref)
         if record.observed_status(self.kernel) != RUNNING:
             raise Conflict(f"container {record.id[:12]} is not running")
+        if self._elsewhere(record):
+            from ..runtime.supervisor import Attach, remote_exec
+            devnull = os.open(os.devnull, os.O_RDWR)
+            try:
+                return remote_exec(str(record.dir / "exec.sock"), {"op": "top"},
+                                   Attach(None, devnull, devnull))
+            finally:
+                os.close(devnull)
         rows = []
         for pid in cgroups.manager(self.kernel, record.id).pids():
             try:

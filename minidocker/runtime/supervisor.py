@@ -341,7 +341,8 @@ class ExecPort:
     an ``exec`` from another process is handed over here: a unix socket in the
     container's directory takes one JSON request with the caller's stdin, stdout
     and stderr (SCM_RIGHTS), runs it with ``handler(request, attach)`` in the
-    supervisor, and answers ``{"code": N}`` or ``{"code": N, "message": M}``.
+    supervisor, and answers ``{"code": N}`` or ``{"code": N, "message": M}``. A
+    request ``{"op": "top"}`` asks for the container's process list instead.
     """
 
     def __init__(self, path: str, handler):
@@ -367,7 +368,8 @@ class ExecPort:
                 data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
                 request = json.loads(data)
                 try:
-                    reply = {"code": self.handler(request, Attach(fds[0], fds[1], fds[2]))}
+                    result = self.handler(request, Attach(fds[0], fds[1], fds[2]))
+                    reply = {"rows": result} if request.get("op") == "top" else {"code": result}
                 except MinidockerError as e:
                     reply = {"code": e.exit_code, "message": str(e)}
                 finally:
@@ -408,7 +410,7 @@ def remote_exec(path: str, request: dict, attach: Attach) -> int:
         raise MinidockerError("exec: the container's supervisor ended the exec without a reply") from None
     if "message" in answer:
         raise StartFailed(answer["code"], answer["message"])
-    return answer["code"]
+    return answer["rows"] if request.get("op") == "top" else answer["code"]
 
 
 class _StdinPort:
