@@ -34,8 +34,8 @@ NOT_MODELLED = {
                         "lacks time and user, and the masked files hold nothing",
     "exec of the last command": "busybox sh runs the last command of `-c` in its own process, "
                                 "the simulated sh as a child; scenarios end in `; true`",
-    "background jobs": "the simulated sh runs `cmd &` to its end before going on, so a "
-                       "fork bomb of background jobs never meets --pids-limit",
+    "compound background jobs": "the simulated sh runs a simple `cmd &` beside itself, but a "
+                                "compound one (`{ …; } &`, `a && b &`) to its end first",
 }
 
 # name, shell command, run options
@@ -82,6 +82,9 @@ SCENARIOS = [
     ("--read-only", "touch /x; echo $?", {"read_only": True}),
     ("--memory ends in an OOM kill", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=60 2>/dev/null",
      {"memory": "32m"}),
+    ("background jobs and $!", "sleep 0.2 & echo $!; wait $!; echo waited $?", {}),
+    ("background jobs meet --pids-limit", "for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo $?",
+     {"pids_limit": 4}),
     ("--pids-limit stops a process tree", "sh -c 'sh -c \"sh -c true; true\"; true' 2>&1; echo $?",
      {"pids_limit": 2}),
 ]

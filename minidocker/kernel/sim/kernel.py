@@ -224,6 +224,38 @@ class SimKernel(Kernel):
             self.processes.pop(child.pid, None)   # reaped by the waiting parent
         return status
 
+    def spawn_child(self, parent: SimProcess, argv: list[str], env: dict[str, str], streams) -> int:
+        """fork + execve in a thread of its own (a shell's ``cmd &``); the child's pid."""
+        child = self._new_child(parent)   # EAGAIN at pids.max
+        shell = parent.comm in _SHELLS
+
+        def body() -> None:
+            self._local.process = child
+            try:
+                status = self._exec(child, argv, env, streams, shell=shell)
+            except BaseException:
+                status = 125 << 8
+            self._exit_process(child, status)
+
+        child.thread = threading.Thread(target=body, daemon=True, name=f"sim-pid-{child.pid}")
+        child.thread.start()
+        return child.pid_in(parent.pid_ns)
+
+    def wait_child(self, parent: SimProcess, pid: int) -> int:
+        """waitpid for a child made by ``spawn_child``; its wait status (the child is reaped)."""
+        child = next((q for q in self.processes.values()
+                      if q.ppid == parent.pid and q.pid_in(parent.pid_ns) == pid), None)
+        if child is None:
+            raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
+        while child.status is None:
+            if parent.pending:
+                raise SimExit(parent.pending.pop(0))
+            with child.done:
+                child.done.wait(0.05)
+        with self._lock:
+            self.processes.pop(child.pid, None)
+        return child.status
+
     def exec_in_place(self, p: SimProcess, argv: list[str], env: dict[str, str], streams) -> int:
         """execve in the calling process: ``argv`` runs as ``p`` itself (ash's last command;
         an applet then keeps the shell's command line, as busybox runs it without exec)."""

@@ -282,6 +282,21 @@ class SimSystem:
             return 128 + os.WTERMSIG(status)
         return os.WEXITSTATUS(status)
 
+    def spawn(self, argv: list[str], *, stdin=None, stdout=None, stderr=None,
+              env: dict[str, str] | None = None) -> int:
+        self._check()
+        streams = (self.stdin if stdin is None else stdin, self.stdout if stdout is None else stdout,
+                   self.stderr if stderr is None else stderr)
+        env = dict(self.environ) if env is None else dict(env)
+        return self.k.spawn_child(self.p, list(argv), env, streams)
+
+    def wait(self, pid: int) -> int:
+        status = self.k.wait_child(self.p, pid)
+        self._check()
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
+
     def exec(self, argv: list[str], *, stdin=None, stdout=None, stderr=None,
              env: dict[str, str] | None = None) -> int:
         self._check()

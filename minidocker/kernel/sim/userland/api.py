@@ -110,6 +110,13 @@ class System(Protocol):
         # in ``env``); the exit status as a shell sees it (127 not found,
         # 126 not executable, 128+N killed by signal N); BlockingIOError
         # (EAGAIN) when no process can be made (a cgroup's pids.max)
+    def spawn(self, argv: list[str], *, stdin: BinaryIO | None = None,
+              stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
+              env: dict[str, str] | None = None) -> int: ...
+        # fork + execve without waiting (a shell's `cmd &`): the child's pid; the child
+        # runs alongside; BlockingIOError (EAGAIN) at a pids limit
+    def wait(self, pid: int) -> int: ...
+        # wait for a child made by ``spawn``: its status as a shell sees it
     def exec(self, argv: list[str], *, stdin: BinaryIO | None = None,
              stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
              env: dict[str, str] | None = None) -> int: ...

@@ -520,6 +520,17 @@ class FakeSystem:
             k._exit(pid)
             self._signals()
 
+    def spawn(self, argv: list[str], *, stdin=None, stdout=None, stderr=None, env=None) -> int:
+        """The fake runs a background job to its end at once; ``wait`` returns its status."""
+        pid = self.kernel._next_pid
+        status = self.run(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env)
+        self.kernel.finished_jobs = getattr(self.kernel, "finished_jobs", {})
+        self.kernel.finished_jobs[pid] = status
+        return pid
+
+    def wait(self, pid: int) -> int:
+        return getattr(self.kernel, "finished_jobs", {}).pop(pid, 127)
+
     def exec(self, argv: list[str], *, stdin=None, stdout=None, stderr=None, env=None) -> int:
         saved = self.stdin, self.stdout, self.stderr, self.environ
         self.stdin = saved[0] if stdin is None else stdin

@@ -477,6 +477,8 @@ class Shell:
         self.opts: set[str] = set()
         self.traps: dict[str, str] = {}
         self.exec_last = False        # `sh -c`: the last command replaces the shell (ash's EV_EXIT)
+        self.jobs: list[int] = []     # background children not yet waited for
+        self.last_bg: int | None = None
         self.exec_candidate = None
         self.exec_now = False
         self.status = 0
@@ -765,11 +767,33 @@ class Shell:
     def run_seq(self, node: P.Seq) -> int:
         status = 0
         for andor, bg in node.items:
-            status = self.run(andor)
+            simple = _only_simple(P.Seq([(andor, False)])) if bg else None
+            if simple is not None and hasattr(self.sys, "spawn"):
+                status = self.run_background(simple)
+            else:   # a compound command in the background runs to its end first (documented)
+                status = self.run(andor)
             if bg:
                 status = 0
             self.status = status
         return status
+
+    def run_background(self, node: P.Simple) -> int:
+        """``cmd &``: an external command runs beside the shell; ``$!`` is its pid."""
+        argv = self.expand_words(node.words)
+        if not argv or argv[0] in BUILTINS or argv[0] in self.funcs or node.redirs or node.assigns:
+            return self.run(node)   # builtins, functions, redirections: in the shell, to the end
+        null = NullSink()
+        try:
+            pid = self.sys.spawn(argv, stdin=io.BytesIO(), stdout=self.fds.get(1) or null,
+                                 stderr=self.fds.get(2) or null, env=self.environ())
+        except BlockingIOError as e:
+            self.msg(f"can't fork: {strerror(e)}")
+            if self.interactive:
+                return 2
+            raise _Exit(2) from None
+        self.jobs.append(pid)
+        self.last_bg = pid
+        return 0
 
     def run_andor(self, node: P.AndOr) -> int:
         if not node.rest:
@@ -1237,7 +1261,7 @@ _SPECIAL_GET = {
     "#": lambda sh: str(len(sh.params)),
     "?": lambda sh: str(sh.status),
     "$": lambda sh: str(sh.sys.pid),
-    "!": lambda sh: None,
+    "!": lambda sh: str(sh.last_bg) if sh.last_bg is not None else None,
     "-": lambda sh: "".join(sorted(o for o in sh.opts if len(o) == 1)),
 }
 

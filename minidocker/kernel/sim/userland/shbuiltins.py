@@ -417,7 +417,16 @@ def b_command(sh: Shell, argv: list[str]) -> int:
 
 
 def b_wait(sh: Shell, argv: list[str]) -> int:
-    return 0
+    """wait [PID...]: for the given background jobs, or all; the last one's status."""
+    wanted = [int(a) for a in argv[1:] if a.isdigit()] or list(sh.jobs)
+    status = 0
+    for pid in wanted:
+        if pid in sh.jobs:
+            sh.jobs.remove(pid)
+            status = sh.sys.wait(pid)
+        else:
+            status = 127
+    return status
 
 
 def b_umask(sh: Shell, argv: list[str]) -> int:
