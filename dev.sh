@@ -136,7 +136,7 @@ notebooks() {
         MINIDOCKER_ROOT="${MINIDOCKER_ROOT:-$(mktemp -d)}" "$venv/bin/jupyter" nbconvert \
             --execute --to html --ExecutePreprocessor.timeout=120 --output-dir "$out" "$nb"
     done
-    say "open $out/*.html in a browser (or: $venv/bin/jupyter lab notebooks/)"
+    say "open $out/*.html in a browser (or, with JupyterLab installed: $venv/bin/jupyter lab notebooks/)"
 }
 
 run_tests() {
