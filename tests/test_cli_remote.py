@@ -68,9 +68,26 @@ def test_without_a_daemon_the_cli_says_how_to_start_one(tmp_path):
                                 "none.sock: is it running? Start it with `minidocker daemon`")
 
 
+def test_build_sends_the_context_to_the_daemon_and_streams_its_steps(daemon, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text('FROM busybox\nCOPY note.txt /note.txt\nCMD ["cat", "/note.txt"]\n')
+    (ctx / "note.txt").write_text("sent as a tar\n")
+    r = cli(daemon, "build", "-t", "remote:1", str(ctx))
+    assert r.returncode == 0, r.stderr
+    assert "COPY note.txt /note.txt" in r.stderr                      # the builder's steps
+    assert r.stdout.splitlines()[-1] == "Successfully tagged remote:1"
+    assert cli(daemon, "run", "--rm", "remote:1").stdout == "sent as a tar\n"
+    again = cli(daemon, "build", "-t", "remote:1", str(ctx))
+    assert again.stderr.count("CACHED") == 2
+    (ctx / "Dockerfile").write_text("FROM nosuch\n")
+    bad = cli(daemon, "build", str(ctx))
+    assert bad.returncode == 1 and "base image 'nosuch' not found" in bad.stderr.splitlines()[-1]
+
+
 def test_verbs_not_yet_served_say_so_in_one_line(daemon, tmp_path):
-    r = cli(daemon, "build", str(tmp_path))
+    r = cli(daemon, "save", "-o", str(tmp_path / "x.tar"), "busybox")
     assert r.returncode == 1 and r.stderr.count("\n") == 1
-    assert "`build` through the daemon is not supported yet" in r.stderr
+    assert "`save` through the daemon is not supported yet" in r.stderr
     r = cli(daemon, "run", "-it", "busybox", "sh")
     assert r.returncode == 125 and "run -i/-t through the daemon is not supported yet" in r.stderr

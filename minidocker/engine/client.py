@@ -3,7 +3,8 @@
 ``RemoteEngine`` offers the methods the CLI calls on the in-process
 ``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop`` …) and
 performs each as API requests, so ``minidocker -H unix:///path ps`` (or
-``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. HTTP is
+``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. ``build`` sends
+the context as a tar and streams the builder's steps back. HTTP is
 ``http.client`` over a unix socket; the daemon's multiplexed log stream is
 decoded here (8-byte frame headers: stream, 0, 0, 0, big-endian size).
 Verbs that do not go through the API yet say so in one line.
@@ -56,6 +57,10 @@ class RemoteEngine:
         self.path = host[len("unix://"):]
 
     # -- HTTP -------------------------------------------------------------------------------
+    def _no_daemon(self) -> MinidockerError:
+        return MinidockerError(f"cannot connect to the minidocker daemon at {self.host}: is it "
+                               "running? Start it with `minidocker daemon`")
+
     def _request(self, method: str, path: str, query: dict | None = None, body=None,
                  timeout: float | None = 60) -> http.client.HTTPResponse:
         url = API + path + ("?" + urlencode(query, doseq=True) if query else "")
@@ -66,17 +71,62 @@ class RemoteEngine:
             conn.request(method, url, body=data, headers=headers)
             response = conn.getresponse()
         except (FileNotFoundError, ConnectionRefusedError):
-            raise MinidockerError(f"cannot connect to the minidocker daemon at {self.host}: is it "
-                                  "running? Start it with `minidocker daemon`") from None
+            raise self._no_daemon() from None
         if response.status >= 400:
-            raw = response.read()
-            try:
-                message = json.loads(raw)["message"]
-            except (ValueError, KeyError, TypeError):
-                message = raw.decode(errors="replace").strip() or response.reason
+            message = _message(response.read()) or response.reason
             error = NotFound if response.status == 404 else DaemonError
             raise (error(message) if error is NotFound else error(message, response.status))
         return response
+
+    def build(self, context: str, options, out=None):
+        """``POST /build``: the context as a tar, the builder's output streamed back."""
+        import tarfile
+        import tempfile
+        from ..image import reference
+        query = {"t": list(options.tags), "q": int(options.quiet), "nocache": int(options.no_cache),
+                 "buildargs": json.dumps(options.build_args), "labels": json.dumps(options.labels)}
+        if options.dockerfile:
+            query["dockerfile"] = options.dockerfile
+        if options.target:
+            query["target"] = options.target
+        if not os.path.isdir(context):
+            raise MinidockerError(f"unable to prepare context: path {context!r} not found")
+        with tempfile.TemporaryFile() as body:
+            with tarfile.open(fileobj=body, mode="w") as tar:
+                tar.add(context, arcname=".")
+            size = body.tell()
+            body.seek(0)
+            conn = _UnixConnection(self.path, None)
+            try:
+                conn.putrequest("POST", API + "/build?" + urlencode(query, doseq=True))
+                conn.putheader("Content-Type", "application/x-tar")
+                conn.putheader("Content-Length", str(size))
+                conn.endheaders()
+                while chunk := body.read(1 << 20):
+                    conn.send(chunk)
+                response = conn.getresponse()
+            except (FileNotFoundError, ConnectionRefusedError):
+                raise self._no_daemon() from None
+        if response.status >= 400:
+            raise DaemonError(_message(response.read()) or response.reason, response.status)
+        image_id = None
+        for line in response:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            if "error" in item:
+                raise MinidockerError(item["error"].strip())
+            if "aux" in item:
+                image_id = item["aux"]["ID"]
+            text = item.get("stream", "")
+            # the CLI prints its own "Successfully built/tagged" lines, and the bare ID with -q
+            if text and not text.startswith(("Successfully built", "Successfully tagged", "sha256:")) \
+                    and out is not None:
+                out.write(text)
+                out.flush()
+        if image_id is None:
+            raise MinidockerError("the daemon's build ended without an image")
+        return _Built(image_id, [reference.parse(t) for t in options.tags])
 
     def _json(self, method: str, path: str, query: dict | None = None, body=None):
         response = self._request(method, path, query, body)
@@ -249,6 +299,21 @@ class RemoteEngine:
 
 class _RunError(MinidockerError):
     exit_code = 125
+
+
+class _Built:
+    """What ``build`` gives the CLI: the image's ID and the tags it got."""
+
+    def __init__(self, image_id: str, tags: list):
+        self.id, self.tags = image_id, tags
+        self.short_id = image_id.split(":")[-1][:12]
+
+
+def _message(raw: bytes) -> str:
+    try:
+        return json.loads(raw)["message"]
+    except (ValueError, KeyError, TypeError):
+        return raw.decode(errors="replace").strip()
 
 
 class _Created:
