@@ -16,12 +16,14 @@ TYPE_CHECKING = False  # typing costs ~3 ms to import; only type checkers need i
 
 from ..errors import Conflict, MinidockerError, NotFound
 from ..format import human_age
-from ..runtime.state import CREATED, DEAD, EXITED, RUNNING, Containers, Record, now
+from ..format import now
+from ..runtime.status import CREATED, DEAD, EXITED, RUNNING
 
 # The supervisor (sockets, ptys, fork) is imported by the verbs that run something,
 # so `ps`, `images` or a cached `build` do not pay for it.
 if TYPE_CHECKING:
     from typing import Iterator
+    from ..runtime.state import Containers, Record
     from ..runtime.supervisor import Attach
 
 _ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gentle", "happy", "keen",
@@ -43,6 +45,8 @@ class ContainerVerbs:
 
     @property
     def containers(self) -> Containers:
+        # loaded on first use: a cached build never reads a container record
+        from ..runtime.state import Containers
         return Containers(self.store.root / "containers")
 
     # -- create / start / run ----------------------------------------------------
@@ -107,7 +111,7 @@ class ContainerVerbs:
     def start(self, ref: str | Record, attach: Attach | None = None) -> int:
         """Start a created or exited container. Attached: run it here and return
         its exit code; detached: return 0 once it runs."""
-        record = ref if isinstance(ref, Record) else self.containers.find(ref)
+        record = ref if not isinstance(ref, str) else self.containers.find(ref)
         status = record.observed_status(self.kernel)
         if status == RUNNING:
             return 0

@@ -30,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .spec import ContainerSpec
 
-CREATED, RUNNING, EXITED, DEAD = "created", "running", "exited", "dead"
+from .status import CREATED, DEAD, EXITED, RUNNING  # noqa: F401  (state's callers use them)
 
 
 @dataclass
