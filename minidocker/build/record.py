@@ -55,7 +55,14 @@ class BuildRecord:
 
 
 def save(root: Path, record: BuildRecord) -> None:
-    atomic_write(Path(root) / FILE_NAME, json.dumps(record.to_json(), indent=1).encode(), 0o600)
+    path = Path(root) / FILE_NAME
+    data = json.dumps(record.to_json(), indent=1).encode()
+    try:
+        if path.read_bytes() == data:
+            return  # a rebuild that went the same way: no write, no fsync
+    except OSError:
+        pass
+    atomic_write(path, data, 0o600)
 
 
 def load(root: Path) -> BuildRecord:
