@@ -245,3 +245,36 @@ def test_detached_containers_stay_in_the_notebooks_process_with_exec_logs_and_st
     sim.stop("bg", timeout=0.5)
     assert sim.inspect_container("bg")["State"]["ExitCode"] == 137
     sim.rm("bg")
+
+
+def test_chroot_moves_the_root_but_not_the_working_directory_so_root_can_climb_out(tmp_path):
+    # chroot(2) without a mount namespace is no wall: the classic escape works on the
+    # simulator as on Linux, and after pivot_root it does not (notebook 01 shows both)
+    import json
+    k = SimKernel()
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    (jail / "THIS_IS_THE_JAIL").touch()
+    r, w = os.pipe()
+
+    def child():
+        k.chroot(str(jail))
+        k.chdir("/")
+        inside = sorted(k.fs.listdir("/"))
+        k.fs.mkdir("/deeper")
+        k.chroot("/deeper")
+        for _ in range(50):
+            k.chdir("..")
+        k.chroot(".")
+        k.fs.write(w, json.dumps([inside, sorted(k.fs.listdir("/"))]).encode())
+        k.fs._exit(0)
+
+    pid = k.fork(child)
+    os.close(w)
+    with os.fdopen(r) as f:
+        inside, after = json.loads(f.read())
+    k.waitpid(pid)
+    assert inside == ["THIS_IS_THE_JAIL"]
+    assert sorted(os.listdir("/")) == after            # out: the host's own /
+    with pytest.raises(OSError):
+        k.chroot(str(jail))                            # the runtime's own process keeps its root

@@ -110,6 +110,10 @@ class Kernel(abc.ABC):
             cgroup = ""
         return {"ns": ns, "cgroup": cgroup}
 
+    def chroot(self, path: str) -> None:
+        """chroot(2): ``path`` becomes this process's ``/`` (its working directory stays)."""
+        os.chroot(path)
+
     def lstat(self, path: str):
         """lstat(2) of a host file, with what only root may set (owner, device
         nodes such as whiteouts) as this kernel sees it."""

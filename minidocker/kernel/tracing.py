@@ -205,6 +205,9 @@ class TracingKernel(Kernel):
     def send_fd(self, sock, fd):
         return self._call("send_fd", sock, fd)
 
+    def chroot(self, path):
+        return self._call("chroot", path)
+
     def bind_state_root(self, root) -> None:
         bind = getattr(self.inner, "bind_state_root", None)
         if bind is not None:

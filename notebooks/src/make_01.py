@@ -191,64 +191,53 @@ cells = [
 
     def escape_attempt(jail, pivot):
         \"\"\"In a child process: lock it in `jail`, then try the chroot escape.
-        Returns what `/` held before and after the attempt.\"\"\"
+        Returns what `/` held before and after the attempt. Every step is a call to the
+        engine's kernel, so the same experiment runs on Linux and on the simulator.\"\"\"
         k = e.kernel
         r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:                       # the child: all of this happens only in this copy
+
+        def child():                       # all of this happens only in the child
             result = {}
             try:
-                os.close(r)
                 if pivot:                  # what the runtime does for a container
                     k.unshare(base.CLONE_NEWNS)                           # own mount table
                     k.mount("", "/", None, base.MS_REC | base.MS_PRIVATE)  # nothing propagates out
                     k.mount(jail, jail, None, base.MS_BIND)               # the jail: a mount point
-                    os.chdir(jail)
+                    k.chdir(jail)
                     k.pivot_root(".", ".")                                # the jail becomes /
                     k.umount(".", base.MNT_DETACH)                        # the host's / is cut off
-                    os.chdir("/")
+                    k.chdir("/")
                 else:                      # a plain chroot jail
-                    os.chroot(jail)
-                    os.chdir("/")
-                result["inside"] = sorted(os.listdir("/"))
-                os.mkdir("/deeper")
-                os.chroot("/deeper")       # 1. the root moves down, the working directory stays
+                    k.chroot(jail)
+                    k.chdir("/")
+                result["inside"] = sorted(k.fs.listdir("/"))
+                k.fs.mkdir("/deeper")
+                k.chroot("/deeper")        # 1. the root moves down, the working directory stays
                 for _ in range(100):
-                    os.chdir("..")         # 2. climb: ".." stops only at the root
-                os.chroot(".")             # 3. make wherever we got to the root
-                result["after"] = sorted(os.listdir("/"))
+                    k.chdir("..")          # 2. climb: ".." stops only at the root
+                k.chroot(".")              # 3. make wherever we got to the root
+                result["after"] = sorted(k.fs.listdir("/"))
             except Exception as err:
                 result["error"] = repr(err)
-            os.write(w, json.dumps(result).encode())
-            os._exit(0)
+            k.fs.write(w, json.dumps(result).encode())
+            k.fs._exit(0)
+
+        pid = k.fork(child)
         os.close(w)
         with os.fdopen(r) as f:
             result = json.loads(f.read())
-        os.waitpid(pid, 0)
+        k.waitpid(pid)
         return result
     """),
     code("""
-    if e.kernel.simulated:
-        print("The simulated kernel does not model chroot(2), so this experiment runs only on")
-        print("the real kernel. On Linux, as root, the plain chroot jail is escaped: after the")
-        print("three steps the child lists the host's / (bin, etc, home, proc, usr, …).")
-        chroot_result = None
-    else:
-        chroot_result = escape_attempt(make_jail(), pivot=False)
-        print("in the jail, / holds:   ", chroot_result["inside"])
-        print("after the escape, / holds:", chroot_result["after"])
+    chroot_result = escape_attempt(make_jail(), pivot=False)
+    print("in the jail, / holds:   ", chroot_result["inside"])
+    print("after the escape, / holds:", chroot_result["after"])
     """),
     code("""
-    if e.kernel.simulated:
-        print("On Linux the same three steps after unshare(CLONE_NEWNS), pivot_root and")
-        print("umount(MNT_DETACH) end where they started: / still holds only the jail's files.")
-        print("The runtime's own calls that build this wall, from the trace of Step 1:")
-        lesson.steps(t, ops=("unshare", "pivot_root", "umount"))
-        pivot_result = None
-    else:
-        pivot_result = escape_attempt(make_jail(), pivot=True)
-        print("in the jail, / holds:   ", pivot_result["inside"])
-        print("after the escape, / holds:", pivot_result["after"])
+    pivot_result = escape_attempt(make_jail(), pivot=True)
+    print("in the jail, / holds:   ", pivot_result["inside"])
+    print("after the escape, / holds:", pivot_result["after"])
     """),
     md("""
     The container you ran is built exactly like the second jail. Inside it, `..` from `/`
@@ -301,9 +290,8 @@ cells = [
     found = lesson.sh(e, f"cd /proc/1/root/../../..; ls {e.store.root} >/dev/null 2>&1 && echo reached || echo nowhere")
     print(found.out, end="")
     ok = found.out.strip() == "nowhere"
-    if pivot_result is not None:    # on the real kernel, the escape experiment counts too
-        ok = ok and "THIS_IS_THE_JAIL" in pivot_result["after"] \
-            and "THIS_IS_THE_JAIL" not in chroot_result["after"]
+    ok = ok and "THIS_IS_THE_JAIL" in pivot_result["after"] \
+        and "THIS_IS_THE_JAIL" not in chroot_result["after"]
     lesson.check(ok, "after pivot_root in a mount namespace, no path leads back to the host")
     """),
     md("""

@@ -613,6 +613,15 @@ class SimKernel(Kernel):
         if not st.st_mode & bit:
             raise _err(errno.EACCES)
 
+    def chroot(self, path):
+        p = self.current()
+        if p.host:
+            raise _err(errno.EPERM, "the runtime's own process keeps the host's root")
+        loc = self.lookup(path)
+        if not stat.S_ISDIR(loc.fs.stat(loc.key).st_mode):
+            raise _err(errno.ENOTDIR, str(path))
+        p.root = loc  # the working directory stays where it was, as chroot(2) leaves it
+
     def chdir(self, path):
         p = self.current()
         loc = self.lookup(path)
