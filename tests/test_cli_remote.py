@@ -85,9 +85,25 @@ def test_build_sends_the_context_to_the_daemon_and_streams_its_steps(daemon, tmp
     assert bad.returncode == 1 and "base image 'nosuch' not found" in bad.stderr.splitlines()[-1]
 
 
+def test_exec_through_the_daemon_streams_output_stdin_and_the_exit_code(daemon):
+    cli(daemon, "run", "-d", "--name", "x", "busybox", "sh", "-c", "echo m > /tmp/m; sleep 100; true")
+    deadline = time.monotonic() + 10
+    while cli(daemon, "exec", "x", "cat", "/tmp/m").stdout != "m\n" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = cli(daemon, "exec", "x", "sh", "-c", "cat /tmp/m; echo err >&2; exit 4")
+    assert (r.returncode, r.stdout, r.stderr) == (4, "m\n", "err\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCKER_")}
+    typed = subprocess.run([sys.executable, "-m", "minidocker", "-H", daemon, "exec", "-i", "x", "cat"],
+                           input="typed\n", text=True, capture_output=True, timeout=30, env=env)
+    assert typed.stdout == "typed\n"
+    cli(daemon, "rm", "-f", "x")
+
+
 def test_verbs_not_yet_served_say_so_in_one_line(daemon, tmp_path):
     r = cli(daemon, "save", "-o", str(tmp_path / "x.tar"), "busybox")
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "`save` through the daemon is not supported yet" in r.stderr
     r = cli(daemon, "run", "-it", "busybox", "sh")
     assert r.returncode == 125 and "run -i/-t through the daemon is not supported yet" in r.stderr
+    r = cli(daemon, "exec", "-t", "whatever", "sh")
+    assert r.returncode == 125 and "exec -t through the daemon is not supported yet" in r.stderr

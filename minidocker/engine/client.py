@@ -4,7 +4,8 @@
 ``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop`` …) and
 performs each as API requests, so ``minidocker -H unix:///path ps`` (or
 ``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. ``build`` sends
-the context as a tar and streams the builder's steps back. HTTP is
+the context as a tar and streams the builder's steps back; ``exec`` starts over a
+hijacked connection (stdin up, output frames down). HTTP is
 ``http.client`` over a unix socket; the daemon's multiplexed log stream is
 decoded here (8-byte frame headers: stream, 0, 0, 0, big-endian size).
 Verbs that do not go through the API yet say so in one line.
@@ -253,23 +254,56 @@ class RemoteEngine:
     def _frames(self, ref: str, follow: bool, tail: int | None):
         query = {"stdout": 1, "stderr": 1, "follow": int(follow), "tail": "all" if tail is None else tail}
         response = self._request("GET", f"/containers/{quote(ref, safe='')}/logs", query, timeout=None)
-        raw = response.getheader("Content-Type", "") == "application/vnd.docker.raw-stream"
-        while True:
-            if raw:
-                chunk = response.read1(65536)
-                if not chunk:
-                    return
+        if response.getheader("Content-Type", "") == "application/vnd.docker.raw-stream":
+            while chunk := response.read1(65536):
                 yield "stdout", chunk
-                continue
-            header = response.read(8)
-            if len(header) < 8:
-                return
-            kind, size = header[0], struct.unpack(">I", header[4:])[0]
-            yield ("stderr" if kind == 2 else "stdout"), response.read(size)
+            return
+        yield from _frames(response)
 
     def logs(self, ref: str, follow: bool = False, tail: int | None = None):
         for stream, data in self._log_frames(ref, follow, tail):
             yield stream, data.decode(errors="replace")
+
+    def exec_(self, ref: str, cmd: list[str], *, tty: bool = False, stdin: bool = False,
+              user: str | None = None, workdir: str = "", env=(), detach_: bool = False,
+              attach=None) -> int:
+        """exec create, then start: detached, or over the hijacked connection (stdin up,
+        output down, framed unless -t); the exit code from exec inspect."""
+        if tty:
+            raise _RunError("exec -t through the daemon is not supported yet; "
+                            "run without -H (or MINIDOCKER_HOST) for a terminal")
+        created = self._json("POST", f"/containers/{quote(ref, safe='')}/exec", body={
+            "Cmd": list(cmd), "AttachStdin": stdin, "AttachStdout": True, "AttachStderr": True,
+            "Tty": False, "User": user or "", "WorkingDir": workdir, "Env": list(env)})
+        eid = created["Id"]
+        if detach_:
+            self._request("POST", f"/exec/{eid}/start", body={"Detach": True}).read()
+            return 0
+        conn = _UnixConnection(self.path, None)
+        data = json.dumps({"Detach": False, "Tty": False}).encode()
+        try:
+            conn.request("POST", f"{API}/exec/{eid}/start", body=data,
+                         headers={"Content-Type": "application/json", "Connection": "Upgrade",
+                                  "Upgrade": "tcp"})
+            response = conn.getresponse()
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise self._no_daemon() from None
+        if response.status != 101:
+            raise DaemonError(_message(response.read()) or response.reason, response.status)
+        if stdin and attach is not None and attach.stdin is not None:
+            _send_stdin(conn.sock, attach.stdin)
+        else:
+            conn.sock.shutdown(socket.SHUT_WR)
+        # after the 101, the connection is a raw stream of frames: read them off the socket
+        for stream, payload in _frames(response.fp):
+            os.write(attach.stdout if stream == "stdout" else attach.stderr, payload)
+        conn.close()
+        deadline = time.monotonic() + 10
+        while True:
+            info = self._json("GET", f"/exec/{eid}/json")
+            if not info["Running"] or time.monotonic() > deadline:
+                return info["ExitCode"] if info["ExitCode"] is not None else 126
+            time.sleep(0.02)
 
     def stop(self, ref: str, timeout: float = 10):
         self._request("POST", f"/containers/{quote(ref, safe='')}/stop", {"t": int(timeout)},
@@ -295,6 +329,30 @@ class RemoteEngine:
     def __getattr__(self, name: str):
         raise MinidockerError(f"`{name}` through the daemon is not supported yet; run minidocker "
                               "without -H (or MINIDOCKER_HOST) to use the local engine")
+
+
+def _frames(stream):
+    """The Engine API's multiplexed stream: 8-byte headers (stream, 0, 0, 0, size) + payload."""
+    while True:
+        header = stream.read(8)
+        if len(header) < 8:
+            return
+        kind, size = header[0], struct.unpack(">I", header[4:])[0]
+        yield ("stderr" if kind == 2 else "stdout"), stream.read(size)
+
+
+def _send_stdin(sock: socket.socket, fd: int) -> None:
+    """Our stdin up the hijacked connection, in a thread; its end is the exec's end of input."""
+    import threading
+
+    def pump() -> None:
+        try:
+            while chunk := os.read(fd, 65536):
+                sock.sendall(chunk)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    threading.Thread(target=pump, daemon=True).start()
 
 
 class _RunError(MinidockerError):
