@@ -898,6 +898,15 @@ class _Lexer:
             return self.s[self.pos - 1]
         return None
 
+    def _stop_or_fail(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        """The text up to ``stop``; at the end of input, BuildKit's "syntax error: <missing>"."""
+        try:
+            return self._stop_on(stop, raw_escapes)[0]
+        except _Fail:
+            if self._peek() is None:
+                raise _Fail(f"syntax error: {missing}") from None
+            raise
+
     def _stop_on(self, stop: str | None, raw_escapes: bool) -> tuple[str, list[str]]:
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
         try:
@@ -1035,12 +1044,7 @@ class _Lexer:
                 null_is_unset = True
                 ch = self._next()
                 chs += ch if ch is not None else "\ufffd"
-            try:
-                word = self._stop_on("}", ch in ("#", "%"))[0]
-            except _Fail:
-                if self._peek() is None:
-                    raise _Fail("syntax error: missing '}'") from None
-                raise
+            word = self._stop_or_fail("}", ch in ("#", "%"), "missing '}'")
             value, found = self._lookup(name)
             if self.skip_unset and not found:
                 return "${" + name + chs + word + "}"
@@ -1068,18 +1072,8 @@ class _Lexer:
             replace_all = self._peek() == "/"
             if replace_all:
                 self.pos += 1
-            try:
-                pattern = self._stop_on("/", True)[0]
-            except _Fail:
-                if self._peek() is None:
-                    raise _Fail("syntax error: missing '/' in ${}") from None
-                raise
-            try:
-                replacement = self._stop_on("}", True)[0]
-            except _Fail:
-                if self._peek() is None:
-                    raise _Fail("syntax error: missing '}'") from None
-                raise
+            pattern = self._stop_or_fail("/", True, "missing '/' in ${}")
+            replacement = self._stop_or_fail("}", True, "missing '}'")
             value, found = self._lookup(name)
             if self.skip_unset and not found:
                 return "${" + name + "/" + pattern + "/" + replacement + "}"

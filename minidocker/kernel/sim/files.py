@@ -18,6 +18,7 @@ import errno
 import os
 import re
 import stat
+import time
 
 from .fs import HostFS, MemFS
 from .mounts import Loc
@@ -244,11 +245,10 @@ class SimFiles:
         parent.fs.remove(parent.key, name, directory=True)
 
     def utime(self, path, times=None, *, ns=None, dir_fd=None, follow_symlinks=True) -> None:
-        real = None if isinstance(path, int) and path >= SIM_FD_BASE else self._real(path, dir_fd) \
-            if not isinstance(path, int) else (path if self.k.current().host else None)
+        real = self._file(path).real if isinstance(path, int) else self._real(path, dir_fd)
         if real is not None:
-            return os.utime(real, times, ns=ns) if ns is not None else os.utime(real, times)
-        mtime = ns[1] / 1e9 if ns is not None else times[1] if times else __import__("time").time()
+            return os.utime(real, times, **({"ns": ns} if ns is not None else {}))
+        mtime = ns[1] / 1e9 if ns is not None else times[1] if times else time.time()
         loc = self.k.lookup(path, dir_fd, follow=follow_symlinks)
         self.k.check_writable(loc)
         loc.fs.touch(loc.key, mtime)

@@ -161,7 +161,7 @@ class SimKernel(Kernel):
 
     def namespace_of(self, p: SimProcess, kind: str) -> Namespace:
         return {"pid": p.pid_ns, "uts": p.uts, "ipc": p.ipc, "net": p.net, "cgroup": p.cgroup_ns,
-                "mnt": _MountNsId.of(p.mnt)}[kind]
+                "mnt": p.mnt.identity}[kind]
 
     def _new_child(self, parent: SimProcess) -> SimProcess:
         """fork(2)'s copy of ``parent``: numbered in each PID namespace up to the root,
@@ -947,19 +947,6 @@ class View:
         if sp.mount is not dp.mount:
             raise _err(errno.EXDEV, src)
         sp.fs.rename(sp.key, sn, dp.key, dn)
-
-
-class _MountNsId:
-    """A stable namespace inode for each mount namespace object (for /proc/PID/ns/mnt)."""
-
-    _ids: dict[int, Namespace] = {}
-
-    @classmethod
-    def of(cls, ns: MountNamespace) -> Namespace:
-        found = cls._ids.get(id(ns))
-        if found is None:
-            found = cls._ids[id(ns)] = Namespace("mnt")
-        return found
 
 
 def _parents_first(mounts: list[MountEntry], root: MountEntry) -> list[MountEntry]:

@@ -62,8 +62,10 @@ class MountNamespace:
     """The mount tree one or more processes see."""
 
     def __init__(self, root: MountEntry):
+        from .process import Namespace
         self.root = root
         self.mounts: list[MountEntry] = [root]
+        self.identity = Namespace("mnt")   # what /proc/PID/ns/mnt shows
 
     def copy(self) -> tuple["MountNamespace", dict[int, MountEntry]]:
         """``unshare(CLONE_NEWNS)``: the same mounts, as new mount objects."""

@@ -22,7 +22,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from .mounts import Loc, MountNamespace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .mounts import Loc, MountNamespace
 
 _ns_inodes = itertools.count(4026532000)
 
