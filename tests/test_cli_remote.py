@@ -62,6 +62,10 @@ def test_the_everyday_verbs_go_through_the_api(daemon):
 
 
 def test_without_a_daemon_the_cli_says_how_to_start_one(tmp_path):
+    for args in (["ps"], ["build", str(tmp_path)]):   # build says so before reading its context
+        r = cli(f"unix://{tmp_path}/none.sock", *args)
+        assert r.returncode == 1
+        assert r.stderr.strip().endswith("is it running? Start it with `minidocker daemon`")
     r = cli(f"unix://{tmp_path}/none.sock", "ps")
     assert r.returncode == 1
     assert r.stderr.strip() == (f"minidocker: cannot connect to the minidocker daemon at unix://{tmp_path}/"

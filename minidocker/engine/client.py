@@ -92,9 +92,14 @@ class RemoteEngine:
             query["target"] = options.target
         if not os.path.isdir(context):
             raise MinidockerError(f"unable to prepare context: path {context!r} not found")
+        self._request("GET", "/_ping").read()   # no daemon: say so before reading the context
         with tempfile.TemporaryFile() as body:
-            with tarfile.open(fileobj=body, mode="w") as tar:
-                tar.add(context, arcname=".")
+            try:
+                with tarfile.open(fileobj=body, mode="w") as tar:
+                    tar.add(context, arcname=".")
+            except OSError as e:
+                raise MinidockerError(f"unable to prepare context: {e.strerror or e}: "
+                                      f"{e.filename}") from None
             size = body.tell()
             body.seek(0)
             conn = _UnixConnection(self.path, None)
