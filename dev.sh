@@ -19,6 +19,7 @@ system_packages=(
     "skopeo:skopeo"
     "umoci:umoci"
     "tar:tar"
+    "iptables:iptables"
 )
 
 find_python() {

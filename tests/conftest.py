@@ -1,5 +1,6 @@
 """Shared fixtures: a private state root per test, and the CI no-skip rule.
 
+As root, the suite runs in its own network namespace (``pytest_configure``).
 Tests marked ``root`` need root and the real kernel; tests marked ``tools``
 need external programs (skopeo, umoci). Outside CI they skip when those are
 missing; with ``CI`` set they fail instead, so a green CI means they ran.
@@ -19,6 +20,21 @@ def _unavailable(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so this test may not skip)")
     pytest.skip(reason)
+
+
+def pytest_configure(config):
+    """As root, the whole suite runs in a network namespace of its own: the bridges,
+    veths and firewall rules its containers make never touch the machine's network,
+    and vanish with the suite. Every process it starts (daemons, notebook kernels)
+    inherits the namespace; only ``lo`` is up there, so nothing reaches outside."""
+    if os.geteuid() != 0 or not os.path.exists("/proc/self/ns/net"):
+        return
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    if libc.unshare(0x40000000) != 0:  # CLONE_NEWNET
+        raise OSError(ctypes.get_errno(), "cannot make the test suite's network namespace")
+    from minidocker.kernel.linux import LinuxKernel
+    LinuxKernel().loopback_up()
 
 
 def pytest_runtest_setup(item):

@@ -13,6 +13,7 @@ file descriptor, ``dir_fd`` makes ``path`` relative to a directory descriptor.
 from __future__ import annotations
 
 import abc
+import errno
 import os
 from dataclasses import dataclass, field
 
@@ -71,6 +72,43 @@ class Mount:
         if self.type == "bind":
             flags |= MS_BIND
         return flags, ",".join(data)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A network interface as ``ip -d address`` shows it."""
+
+    name: str
+    kind: str                          # "loopback", "bridge", "veth", "dummy" or "device"
+    up: bool
+    mtu: int
+    mac: str = ""
+    master: str = ""                   # the bridge this interface is a port of
+    addresses: tuple[str, ...] = ()    # IPv4 CIDRs, e.g. "10.66.0.2/16"
+
+
+@dataclass(frozen=True)
+class Route:
+    """An IPv4 route of the main table, as ``ip route`` shows it."""
+
+    dst: str                           # "default" or a CIDR
+    dev: str
+    gateway: str = ""
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """One packet-filter rule, in iptables' words: the table, the chain, and the
+    match and target arguments (``("-s", "10.66.0.0/16", "-j", "MASQUERADE")``)."""
+
+    table: str                         # "filter" or "nat"
+    chain: str
+    args: tuple[str, ...]
+
+
+# Network operations, delegated by TracingKernel like the abstract ones.
+NETWORK_OPS = frozenset({"link_add", "link_set", "link_delete", "addr_add", "route_add",
+                         "links", "routes", "firewall", "firewall_rules", "open_port", "connect"})
 
 
 class Kernel(abc.ABC):
@@ -221,6 +259,83 @@ class Kernel(abc.ABC):
     @abc.abstractmethod
     def loopback_up(self) -> None:
         """Bring ``lo`` up in this process's network namespace (new ones start with it down)."""
+
+    # -- network (rtnetlink and the packet filter) ---------------------------------
+    # ``netns`` names a network namespace file (``/proc/PID/ns/net``); None is the
+    # caller's own. Interfaces are named, as with ``ip link``.
+    def link_add(self, name: str, kind: str, *, peer: str | None = None,
+                 peer_netns: str | None = None, mtu: int | None = None,
+                 netns: str | None = None) -> None:
+        """``ip link add NAME type KIND``: a "bridge", a "dummy", or a "veth" pair whose
+        ``peer`` end is created directly in ``peer_netns``."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def link_set(self, name: str, *, up: bool | None = None, master: str | None = None,
+                 mtu: int | None = None, netns: str | None = None) -> None:
+        """``ip link set NAME [up|down] [master BRIDGE] [mtu N]``; ``master=""`` detaches."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def link_delete(self, name: str, *, netns: str | None = None) -> None:
+        """``ip link del NAME`` (a veth pair goes as a whole)."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def addr_add(self, name: str, cidr: str, *, netns: str | None = None) -> None:
+        """``ip addr add CIDR dev NAME``."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def route_add(self, dst: str, gateway: str, *, netns: str | None = None) -> None:
+        """``ip route add DST via GATEWAY`` (``dst`` "default" or a CIDR)."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def links(self, *, netns: str | None = None) -> list[Link]:
+        """Every interface of the namespace, with its IPv4 addresses."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def routes(self, *, netns: str | None = None) -> list[Route]:
+        """The IPv4 routes of the namespace's main table."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def firewall(self, rule: FirewallRule, add: bool = True) -> bool:
+        """Add ``rule`` at the end of its chain (creating the chain) unless it is there
+        already, or delete it if present. False when the kernel has no packet filter
+        to program (the rule is then not in force)."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def firewall_rules(self, table: str) -> list[FirewallRule]:
+        """The rules of ``table`` in every chain, in order."""
+        raise OSError(errno.ENOSYS, "this kernel does not model networks")
+
+    def open_port(self, host_ip: str, port: int, proto: str = "tcp"):
+        """A socket of the host's own network, bound to ``host_ip:port`` (listening, for
+        tcp): the host end of a published port. ``port`` 0 picks a free one."""
+        import socket
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(socket.AF_INET, kind)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host_ip, port))
+            if proto == "tcp":
+                sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
+        sock.set_inheritable(False)
+        return sock
+
+    def connect(self, ip: str, port: int, proto: str = "tcp"):
+        """A socket connected to ``ip:port`` as routed from the caller's namespace
+        (a published port's proxy reaching its container)."""
+        import socket
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(socket.AF_INET, kind)
+        try:
+            sock.settimeout(5)
+            sock.connect((ip, port))
+            sock.settimeout(None)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     @abc.abstractmethod
     def setns(self, path: str, nstype: int) -> None:

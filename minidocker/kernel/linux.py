@@ -207,6 +207,43 @@ class LinuxKernel(Kernel):
             flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
             fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
+    # The network calls live in netlink.py: pyroute2 is loaded only when one is made.
+    def link_add(self, name, kind, **kw):
+        from . import netlink
+        netlink.link_add(name, kind, **kw)
+
+    def link_set(self, name, **kw):
+        from . import netlink
+        netlink.link_set(name, **kw)
+
+    def link_delete(self, name, **kw):
+        from . import netlink
+        netlink.link_delete(name, **kw)
+
+    def addr_add(self, name, cidr, **kw):
+        from . import netlink
+        netlink.addr_add(name, cidr, **kw)
+
+    def route_add(self, dst, gateway, **kw):
+        from . import netlink
+        netlink.route_add(dst, gateway, **kw)
+
+    def links(self, **kw):
+        from . import netlink
+        return netlink.links(**kw)
+
+    def routes(self, **kw):
+        from . import netlink
+        return netlink.routes(**kw)
+
+    def firewall(self, rule, add=True):
+        from . import netlink
+        return netlink.firewall(rule, add)
+
+    def firewall_rules(self, table):
+        from . import netlink
+        return netlink.firewall_rules(table)
+
     def setns(self, path, nstype):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:

@@ -264,7 +264,7 @@ def _delegate(op: str):
     return method
 
 
-for _op in sorted(Kernel.__abstractmethods__ - {"privileged", "close_fds"}):
+for _op in sorted((Kernel.__abstractmethods__ | base.NETWORK_OPS) - {"privileged", "close_fds"}):
     setattr(TracingKernel, _op, _delegate(_op))
 TracingKernel.__abstractmethods__ = frozenset()
 
