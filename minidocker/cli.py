@@ -278,7 +278,8 @@ def _container_options(a) -> dict:
                 env=a.env, env_files=a.env_file, workdir=a.workdir or "", user=a.user,
                 hostname=a.hostname or "", memory=a.memory, cpus=a.cpus, pids_limit=a.pids_limit,
                 volumes=a.volume, read_only=a.read_only, tty=a.tty, stdin=a.interactive,
-                auto_remove=a.rm, init=a.init)
+                auto_remove=a.rm, init=a.init, network=a.network, publish=a.publish,
+                publish_all=a.publish_all, expose=a.expose)
 
 
 def _attach():
@@ -519,6 +520,14 @@ def _run_args(p, run: bool):
     p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem read-only")
     p.add_argument("--entrypoint", help="overwrite the image's ENTRYPOINT")
     p.add_argument("--init", action="store_true", help="accepted for compatibility; PID 1 is the command itself")
+    p.add_argument("--network", "--net", metavar="NETWORK",
+                   help="bridge (the default), none, host, or a network's name")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOSTPORT:PORT[/PROTO]",
+                   help="publish a container's port on the host")
+    p.add_argument("-P", "--publish-all", action="store_true",
+                   help="publish every exposed port on a free host port")
+    p.add_argument("--expose", action="append", default=[], metavar="PORT[/PROTO]",
+                   help="expose a port (for -P) without publishing it")
 
 
 # -- the parser ------------------------------------------------------------------

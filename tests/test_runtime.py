@@ -103,8 +103,8 @@ def test_the_command_is_pid_1_and_host_processes_are_invisible(clean):
     assert int(count) <= 3  # sh, ls, grep
 
 
-def test_host_mounts_are_invisible_and_only_lo_exists(clean):
-    r = run("busybox", "sh", "-c", "cat /proc/mounts; echo ---; ls /sys/class/net")
+def test_host_mounts_are_invisible_and_network_none_has_only_lo(clean):
+    r = run("--network", "none", "busybox", "sh", "-c", "cat /proc/mounts; echo ---; ls /sys/class/net")
     mounts, nets = r.stdout.split("---\n")
     points = [line.split()[1] for line in mounts.splitlines()]
     assert points[0] == "/"

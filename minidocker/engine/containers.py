@@ -44,6 +44,11 @@ class ContainerVerbs:
     """Mixed into ``Engine``; uses its store, snapshots and kernel."""
 
     @property
+    def networks(self):
+        from ..runtime.networks import Networks
+        return Networks(self.store.root / "networks", self.store.root / "containers", self.kernel)
+
+    @property
     def containers(self) -> Containers:
         # loaded on first use: a cached build never reads a container record
         from ..runtime.state import Containers
@@ -55,7 +60,9 @@ class ContainerVerbs:
                workdir: str = "", user: str | None = None, hostname: str = "",
                memory: str | None = None, cpus: str | None = None, pids_limit: str | None = None,
                volumes: list[str] = (), read_only: bool = False, tty: bool = False,
-               stdin: bool = False, auto_remove: bool = False, init: bool = False) -> Record:
+               stdin: bool = False, auto_remove: bool = False, init: bool = False,
+               network: str | None = None, publish: list[str] = (), publish_all: bool = False,
+               expose: list[str] = ()) -> Record:
         from ..runtime import spec as specs
         if not self.kernel.privileged:
             raise RunError("running containers on the real kernel needs root; run minidocker as "
@@ -78,6 +85,8 @@ class ContainerVerbs:
                            "try `minidocker bootstrap busybox` or `minidocker load`)") from None
         cfg = img.config.container_config
         argv = specs.resolve_argv(entrypoint, cmd, cfg)
+        network, ports = self._network_options(network, publish, publish_all,
+                                               list(cfg.get("ExposedPorts") or {}) + list(expose))
         if workdir and not workdir.startswith("/"):
             raise RunError(f"the working directory {workdir!r} is invalid, it needs to be an absolute path")
         cid = os.urandom(32).hex()
@@ -98,15 +107,48 @@ class ContainerVerbs:
             hostname=hostname or cid[:12], tty=tty, stdin=stdin, auto_remove=auto_remove,
             readonly_rootfs=read_only, init=init, binds=binds, resources=resources,
             entrypoint=tuple(entrypoint if entrypoint is not None else cfg.get("Entrypoint") or ()),
-            cmd=tuple(cmd or (cfg.get("Cmd") or [] if entrypoint is None else [])))
+            cmd=tuple(cmd or (cfg.get("Cmd") or [] if entrypoint is None else [])),
+            network=network, ports=ports)
         top = self.unpack(image)
         record = self.containers.create(spec, now(), pick_name=pick_name)
         try:
+            if network not in ("none", "host"):
+                self.networks.join(network, cid, record.spec.name)
             self.snapshots.prepare(record.snapshot_key, top, labels={"container": cid})
         except BaseException:
+            self.networks.forget(cid)
             self.containers.delete(record)
             raise
         return record
+
+    def _network_options(self, network: str | None, publish, publish_all: bool, exposed: list[str]):
+        """``--network`` and ``-p``/``-P``/``--expose`` checked: (network name, port bindings)."""
+        from ..runtime import netspec
+        # Docker's default is the bridge network; a simulator that does not model the
+        # network yet keeps containers to loopback.
+        network = network or ("none" if self.kernel.simulated else netspec.DEFAULT_NETWORK)
+        if network not in ("none", "host"):
+            try:
+                found = self.networks.find(network)
+            except NotFound:
+                raise RunError(f"network {network} not found") from None
+            network = found.name
+        ports = tuple(netspec.parse_publish(p) for p in publish)
+        if publish_all:
+            ports = netspec.publish_all(exposed, ports)
+        else:
+            for item in exposed:
+                netspec.parse_exposed(item)  # a bad --expose is an error even without -P
+        if ports and network in ("none", "host"):
+            raise RunError(f"conflicting options: port publishing and --network {network} "
+                           "(with host the container uses the host's ports directly; with none it has no network)")
+        seen = set()
+        for b in ports:
+            if b.host_port and (b.host_ip, b.host_port, b.proto) in seen:
+                raise RunError(f"Bind for {b.host_ip}:{b.host_port} failed: port is already allocated "
+                               "(published twice)")
+            seen.add((b.host_ip, b.host_port, b.proto))
+        return network, ports
 
     def start(self, ref: str | Record, attach: Attach | None = None) -> int:
         """Start a created or exited container. Attached: run it here and return
@@ -120,7 +162,7 @@ class ContainerVerbs:
         record.state.OOMKilled = False
         if attach is not None:
             try:
-                return supervise(self.kernel, record, layers, attach)
+                return supervise(self.kernel, record, layers, attach, networks=self.networks)
             finally:
                 self._after_exit(record)
 
@@ -133,7 +175,7 @@ class ContainerVerbs:
                                 lambda request, attached: self._exec_here(record.id, request, attached))
                 self.kernel.detach_in_process = True  # this supervisor keeps what it starts
             try:
-                supervise(self.kernel, record, layers, None, started)
+                supervise(self.kernel, record, layers, None, started, networks=self.networks)
             finally:
                 if port is not None:
                     port.close()
@@ -299,6 +341,7 @@ class ContainerVerbs:
             self.snapshots.remove(record.snapshot_key)
         except NotFound:
             pass
+        self.networks.forget(record.id)
         self.containers.delete(record)
 
     def reconcile(self) -> list[str]:
@@ -338,7 +381,9 @@ class ContainerVerbs:
                 "ID": r.id[:12], "Image": r.spec.image,
                 "Command": json.dumps(" ".join(r.spec.argv))[:22] + ('…"' if len(" ".join(r.spec.argv)) > 20 else ""),
                 "CreatedAt": r.created, "RunningFor": human_age(r.created),
-                "Status": status_text(r, status), "State": status, "Ports": "", "Names": r.spec.name,
+                "Status": status_text(r, status), "State": status,
+                "Ports": ", ".join(f"{ip}:{hp}->{cp}/{proto}" for ip, hp, cp, proto in r.state.Ports)
+                if status == RUNNING else "", "Names": r.spec.name,
             })
         return rows
 
@@ -365,8 +410,39 @@ class ContainerVerbs:
                            "Memory": r.spec.resources.memory or 0,
                            "NanoCpus": r.spec.resources.nano_cpus or 0,
                            "PidsLimit": r.spec.resources.pids_limit,
-                           "NetworkMode": "none", "LogConfig": {"Type": "json-file", "Config": {}}},
+                           "NetworkMode": r.spec.network,
+                           "PortBindings": _port_map([(b.host_ip, b.host_port or "", b.container_port, b.proto)
+                                                      for b in r.spec.ports]),
+                           "LogConfig": {"Type": "json-file", "Config": {}}},
+            "NetworkSettings": self._network_settings(r, status),
         }
+
+    def _network_settings(self, r: Record, status: str) -> dict:
+        """Docker's NetworkSettings: the ports and, per network, the live endpoint."""
+        live = {net.name: (net, ep) for net, ep in self.networks.endpoints(r.id)} \
+            if status == RUNNING else {}
+        nets = {}
+        names = [n.name for n in self.networks.memberships(r.id)] if r.spec.network not in ("none", "host") \
+            else [r.spec.network]
+        for name in names:
+            net, ep = live.get(name, (None, None))
+            nets[name] = {"NetworkID": net.id if net else "", "EndpointID": ep.veth if ep else "",
+                          "IPAddress": ep.ip if ep else "", "IPPrefixLen": net.prefixlen if net else 0,
+                          "Gateway": net.gateway if net else "", "MacAddress": "",
+                          "Aliases": [r.spec.name] if ep and net.names_resolve else None}
+        first = next(iter(live.values()), (None, None))
+        return {"IPAddress": first[1].ip if first[1] else "",
+                "IPPrefixLen": first[0].prefixlen if first[0] else 0,
+                "Gateway": first[0].gateway if first[0] else "",
+                "Ports": _port_map(r.state.Ports) if status == RUNNING else {},
+                "Networks": nets}
+
+    def port(self, ref: str) -> list[str]:
+        """``minidocker port``: "80/tcp -> 0.0.0.0:8080" for each published port."""
+        r = self.containers.find(ref)
+        if r.observed_status(self.kernel) != RUNNING:
+            return []
+        return [f"{cp}/{proto} -> {ip}:{hp}" for ip, hp, cp, proto in r.state.Ports]
 
     def logs(self, ref: str, follow: bool = False, tail: int | None = None) -> Iterator[tuple[str, str]]:
         """(stream, text) pairs from the JSON log; with ``follow`` until the container exits."""
@@ -421,6 +497,14 @@ class ContainerVerbs:
             uid = next((line.split()[1] for line in status.splitlines() if line.startswith("Uid:")), "?")
             rows.append({"UID": uid, "PID": str(pid), "PPID": ppid, "CMD": cmdline})
         return rows
+
+
+def _port_map(ports) -> dict:
+    """[(host ip, host port, container port, proto)] → Docker's {"80/tcp": [{"HostIp", "HostPort"}]}."""
+    out: dict = {}
+    for ip, hp, cp, proto in ports:
+        out.setdefault(f"{cp}/{proto}", []).append({"HostIp": ip, "HostPort": str(hp)})
+    return out
 
 
 def _decode(line: bytes) -> tuple[str, str]:

@@ -136,6 +136,7 @@ def routes(*, netns=None) -> list[Route]:
 # -- the packet filter ------------------------------------------------------------------
 
 _BUILTIN_CHAINS = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"}
+_TARGETS = {"ACCEPT", "DROP", "RETURN", "REJECT", "MASQUERADE", "DNAT", "SNAT", "LOG"}
 
 
 def _iptables() -> str | None:
@@ -152,8 +153,10 @@ def firewall(rule: FirewallRule, add: bool = True) -> bool:
         return False
     present = _run(["-t", rule.table, "-C", rule.chain, *rule.args]).returncode == 0
     if add and not present:
-        if rule.chain not in _BUILTIN_CHAINS:
-            _run(["-t", rule.table, "-N", rule.chain])  # fails harmlessly when it exists
+        target = rule.args[rule.args.index("-j") + 1] if "-j" in rule.args else ""
+        for chain in (rule.chain, target):
+            if chain and chain not in _BUILTIN_CHAINS and chain not in _TARGETS:
+                _run(["-t", rule.table, "-N", chain])  # fails harmlessly when it exists
         done = _run(["-t", rule.table, "-A", rule.chain, *rule.args])
         if done.returncode != 0:
             raise NetworkError(errno.EINVAL, f"iptables: {done.stderr.strip() or 'rule refused'}")

@@ -48,6 +48,9 @@ class InitPlan:
     layers: tuple[Mount, ...]
     etc_files: dict[str, str]
     cgroup_join: tuple[str, ...]
+    # (ready, go) pipe ends: say the namespaces exist, then wait while the runtime
+    # configures them from outside (veths into the network namespace), as OCI hooks do
+    sync: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
         k.unshare(NAMESPACES)
         k.sethostname(spec.hostname)
         k.loopback_up()
+    if plan.sync is not None:
+        _wait_for_runtime(k, *plan.sync)
     rootfs.setup(k, spec, plan.rootfs, list(plan.layers), plan.etc_files)
     if console is not None:
         _attach_terminal(k, console)
@@ -126,6 +131,16 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
     if spec.init:
         _reap_for(k, list(spec.argv), env, error_fd)
     _exec(k, list(spec.argv), env)
+
+
+def _wait_for_runtime(k: Kernel, ready: int, go: int) -> None:
+    k.fs.write(ready, b"1")
+    k.fs.close(ready)
+    answer = k.fs.read(go, 1)
+    k.fs.close(go)
+    if answer != b"1":
+        # the runtime reports what failed; this process only has to stop
+        raise MinidockerError("the runtime could not set up the container's network")
 
 
 def become_exec_process(k: Kernel, plan: ExecPlan, error_fd: int, console: int | None) -> None:

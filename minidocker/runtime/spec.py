@@ -80,7 +80,10 @@ class ContainerSpec:
     resources: Resources = field(default_factory=Resources)
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
-    network: str = "none"              # "none": own namespace with lo; "host": the host's
+    # "none": an own namespace with lo only; "host": the host's; "bridge" or a user
+    # network's name: an own namespace joined to the networks the container is a member of
+    network: str = "none"
+    ports: tuple = ()                  # netspec.PortBinding, for -p and -P
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgtp]?)(?:i?b)?", re.IGNORECASE)

@@ -43,6 +43,8 @@ class State:
     FinishedAt: str = "0001-01-01T00:00:00Z"
     Error: str = ""
     SupervisorPid: int = 0
+    # published ports while running: [host ip, host port, container port, protocol]
+    Ports: list = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +83,9 @@ def _spec_from_json(obj: dict) -> ContainerSpec:
     obj = dict(obj)
     obj["resources"] = Resources(**obj["resources"])
     obj["binds"] = tuple(BindMount(**b) for b in obj["binds"])
+    if obj.get("ports"):
+        from .netspec import PortBinding
+        obj["ports"] = tuple(PortBinding(**b) for b in obj["ports"])
     for key in ("argv", "env", "entrypoint", "cmd"):
         obj[key] = tuple(obj[key])
     return ContainerSpec(**obj)

@@ -59,12 +59,25 @@ def _write_etc(record: Record) -> dict[str, str]:
     if spec.network == "host":
         files["/etc/resolv.conf"] = _host_file("/etc/resolv.conf")
         files["/etc/hosts"] = _host_file("/etc/hosts") + f"127.0.1.1\t{spec.hostname}\n"
+    elif spec.network != "none":
+        files["/etc/resolv.conf"] = _bridge_resolv_conf(_host_file("/etc/resolv.conf"))
     out = {}
     for target, text in files.items():
         path = record.dir / os.path.basename(target)
         path.write_text(text)
         out[target] = str(path)
     return out
+
+
+def _bridge_resolv_conf(host: str) -> str:
+    """The host's resolv.conf without loopback name servers, which a container on a
+    bridge cannot reach (Docker filters them the same way)."""
+    kept = [line for line in host.splitlines()
+            if not (line.split()[:1] == ["nameserver"] and len(line.split()) > 1
+                    and (line.split()[1].startswith("127.") or line.split()[1] == "::1"))]
+    if not any(line.startswith("nameserver") for line in kept):
+        kept.append("# the host's name servers are on its loopback, out of the container's reach")
+    return "\n".join(kept) + "\n"
 
 
 def _host_file(path: str) -> str:
@@ -109,8 +122,46 @@ class _Log:
         self.f.close()
 
 
+class NamespaceSync:
+    """Two pipes between the runtime and a starting container: the container says its
+    namespaces exist, the runtime configures them from outside (``configure(pid)``:
+    veths into its network namespace), then lets it go on toward ``execve``."""
+
+    def __init__(self, configure):
+        self.configure = configure
+        self.ready_r, self.ready_w = os.pipe2(os.O_CLOEXEC)
+        self.go_r, self.go_w = os.pipe2(os.O_CLOEXEC)
+
+    @property
+    def child_ends(self) -> tuple[int, int]:
+        return self.ready_w, self.go_r
+
+    def run(self, k: Kernel, pid: int) -> None:
+        os.close(self.ready_w)
+        os.close(self.go_r)
+        try:
+            if os.read(self.ready_r, 1) != b"1":
+                return  # the container failed before: its error pipe says why
+            try:
+                self.configure(pid)
+            except BaseException as e:
+                with contextlib.suppress(ProcessLookupError):
+                    k.kill(pid, signal.SIGKILL)
+                k.waitpid(pid)
+                if isinstance(e, MinidockerError):
+                    raise StartFailed(getattr(e, "exit_code", 125) or 125, str(e)) from None
+                if isinstance(e, OSError):
+                    raise StartFailed(125, f"cannot set up the container's network: {e.strerror or e}") from None
+                raise
+            os.write(self.go_w, b"1")
+        finally:
+            os.close(self.ready_r)
+            os.close(self.go_w)
+
+
 def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | None,
-          pid_namespace: str | None = None, stdin_fd: int | None = None) -> tuple[int, list[int]]:
+          pid_namespace: str | None = None, stdin_fd: int | None = None,
+          sync: NamespaceSync | None = None) -> tuple[int, list[int]]:
     """Fork the first process of a container (or of an ``exec``) with its stdio plumbed.
 
     ``child_main(error_fd, console)`` runs in the child and never returns. The
@@ -155,6 +206,17 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
     for fd in set(child_stdio):
         if not (attach and fd == attach.stdin):
             os.close(fd)
+    if sync is not None:
+        try:
+            sync.run(k, pid)
+        except BaseException:
+            os.close(err_r_pipe)
+            if console is not None:
+                console_child.close()
+                console.close()
+            for fd in ours:
+                os.close(fd)
+            raise
     if console is not None:
         console_child.close()
         _, fds, _, _ = socket.recv_fds(console, 16, 1)
@@ -174,10 +236,14 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
 
 
 def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | None,
-              started: "StartSignal | None" = None) -> int:
-    """Run the container to its end; return its exit code (Docker's rules)."""
+              started: "StartSignal | None" = None, networks=None) -> int:
+    """Run the container to its end; return its exit code (Docker's rules).
+
+    ``networks`` (the store of ``runtime.networks``) is needed when the container
+    joins bridge networks."""
     spec = record.spec
     cg = cgroups.manager(k, spec.id)
+    net = None
     try:
         try:
             cg.create(spec.resources)
@@ -185,13 +251,22 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
             raise StartFailed(125, f"cannot set up the container's cgroup: {e.strerror or e}") from None
         etc = _write_etc(record)
         (record.dir / "rootfs").mkdir(exist_ok=True)
-        plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()))
+        sync = None
+        if spec.network not in ("none", "host"):
+            from .netsetup import ContainerNetwork
+            try:
+                net = ContainerNetwork(k, networks, spec)
+            except MinidockerError as e:
+                raise StartFailed(125, str(e)) from None
+            sync = NamespaceSync(net.configure)
+        plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()),
+                        sync.child_ends if sync else None)
         log = _Log(record.log_path)  # exists before the state says "running": readers may follow it
         port_r = port_w = None
         if attach is None and spec.stdin and not spec.tty:
             port_r, port_w = os.pipe2(os.O_CLOEXEC)
         pid, ours = spawn(k, lambda err, console: become_container(k, plan, err, console),
-                          tty=spec.tty, stdin=spec.stdin, attach=attach, stdin_fd=port_r)
+                          tty=spec.tty, stdin=spec.stdin, attach=attach, stdin_fd=port_r, sync=sync)
         port = None
         if attach is None and spec.stdin:
             port = _StdinPort(str(record.dir / "stdin.sock"), ours[0] if spec.tty else port_w)
@@ -201,28 +276,39 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         record.state.SupervisorPid = os.getpid()
         record.state.StartedAt = now()
         record.state.Error = ""
+        record.state.Ports = [[b.host_ip, b.host_port, b.container_port, b.proto]
+                              for b in (net.proxy.bindings if net else ())]
         record.save_state()
         if started is not None:
             started.ok()
         status = relay(k, pid, ours, spec.tty, attach, spec.stdin, log, port)
     except StartFailed as e:
+        _release(net)
         cg.destroy()
         record.state.Status, record.state.ExitCode, record.state.Error = EXITED, e.exit_code, str(e)
         record.state.FinishedAt = now()
         record.save_state()
         raise
     except BaseException:
+        _release(net)
         cg.destroy()
         raise
+    _release(net)
     code = exit_code(status)
     oom = cg.oom_killed()
     cg.destroy()
+    record.state.Ports = []
     record.state.Status = EXITED
     record.state.ExitCode = code
     record.state.OOMKilled = oom
     record.state.FinishedAt = now()
     record.save_state()
     return code
+
+
+def _release(net) -> None:
+    if net is not None:
+        net.release()
 
 
 def exit_code(status: int) -> int:
