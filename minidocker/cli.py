@@ -421,6 +421,99 @@ def cmd_top(a) -> int:
     return 0
 
 
+def cmd_port(a) -> int:
+    lines = _engine().port(a.container)
+    if a.private:
+        want = a.private if "/" in a.private else a.private + "/tcp"
+        lines = [line for line in lines if line.split(" -> ")[0] == want]
+        if not lines:
+            raise MinidockerError(f"no public port '{want}' published for {a.container}")
+        lines = [line.split(" -> ")[1] for line in lines]
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
+
+
+# -- networks --------------------------------------------------------------------
+
+def cmd_network_create(a) -> int:
+    labels = dict(item.partition("=")[::2] for item in a.label)
+    net = _engine().network_create(a.name, subnet=a.subnet, gateway=a.gateway, internal=a.internal,
+                                   labels=labels, driver=a.driver)
+    print(net.id if hasattr(net, "id") else net)
+    return 0
+
+
+def cmd_network_ls(a) -> int:
+    rows = _engine().network_rows()
+    if a.quiet:
+        sys.stdout.write("".join(r["ID"] + "\n" for r in rows))
+        return 0
+    cols = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")]
+    print(render(rows, a.format, cols))
+    return 0
+
+
+def cmd_network_inspect(a) -> int:
+    engine = _engine()
+    import json
+    print(json.dumps([engine.network_inspect(n) for n in a.networks], indent=4))
+    return 0
+
+
+def cmd_network_rm(a) -> int:
+    engine = _engine()
+    return _each(a.networks, lambda n: (engine.network_rm(n), n)[1])
+
+
+def cmd_network_prune(a) -> int:
+    removed = _engine().network_prune()
+    if removed:
+        print("Deleted Networks:\n" + "".join(n + "\n" for n in removed), end="")
+    return 0
+
+
+def cmd_network_connect(a) -> int:
+    _engine().network_connect(a.network, a.container)
+    return 0
+
+
+def cmd_network_disconnect(a) -> int:
+    _engine().network_disconnect(a.network, a.container)
+    return 0
+
+
+def _network_args(sub) -> None:
+    network = sub.add_parser("network", help="manage networks").add_subparsers(
+        dest="network_command", metavar="COMMAND", parser_class=_Parser)
+    network.required = True
+    p = network.add_parser("create", help="create a bridge network")
+    p.add_argument("name", metavar="NETWORK")
+    p.add_argument("-d", "--driver", default="bridge", help="only bridge")
+    p.add_argument("--subnet", help="CIDR, e.g. 10.70.0.0/24 (default: a free /24 of 10.67.0.0/16)")
+    p.add_argument("--gateway", help="the bridge's address (default: the subnet's first)")
+    p.add_argument("--internal", action="store_true", help="no traffic to the outside (no masquerade)")
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="set a label")
+    p.set_defaults(func=cmd_network_create)
+    p = network.add_parser("ls", aliases=["list"], help="list networks")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show network IDs")
+    p.add_argument("--format", help="table, json, or a Go-template subset")
+    p.set_defaults(func=cmd_network_ls)
+    p = network.add_parser("inspect", help="show networks in detail")
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    p.set_defaults(func=cmd_network_inspect)
+    p = network.add_parser("rm", aliases=["remove"], help="remove networks")
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    p.set_defaults(func=cmd_network_rm)
+    p = network.add_parser("prune", help="remove networks no container uses")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_network_prune)
+    for verb, func in (("connect", cmd_network_connect), ("disconnect", cmd_network_disconnect)):
+        p = network.add_parser(verb, help=f"{verb} a container {'to' if verb == 'connect' else 'from'} a network")
+        p.add_argument("network", metavar="NETWORK")
+        p.add_argument("container", metavar="CONTAINER")
+        p.set_defaults(func=func)
+
+
 def cmd_viz(a) -> int:
     try:
         from . import viz
@@ -599,7 +692,7 @@ def _export_args(p):
 # Top-level commands, so `main` can build just the parser it needs.
 _COMMANDS = {"run", "create", "start", "stop", "kill", "wait", "rm", "ps", "logs", "top", "exec",
              "build", "daemon", "images", "history", "inspect", "tag", "rmi", "save", "load",
-             "import", "export", "image", "bootstrap", "system", "viz"}
+             "import", "export", "image", "bootstrap", "system", "viz", "network", "port"}
 
 
 class _Unused:
@@ -726,6 +819,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _viz_args(sub.add_parser("viz", help="draw images, builds, cgroups, namespaces or a network (Graphviz)",
                              description="Diagrams of minidocker's state, as DOT source or "
                                          "rendered with Graphviz's dot program."))
+
+    _network_args(sub)
+    port = sub.add_parser("port", help="list a container's published ports")
+    port.add_argument("container", metavar="CONTAINER")
+    port.add_argument("private", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
+    port.set_defaults(func=cmd_port)
 
     boot = sub.add_parser("bootstrap", help="make a base image on this machine, without a registry")
     boot.add_argument("base", choices=["busybox", "debian"],

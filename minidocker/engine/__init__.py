@@ -20,6 +20,7 @@ from ..kernel.base import Kernel
 from ..snapshot import ACTIVE, COMMITTED, VIEW
 from ..snapshot.overlay import OverlaySnapshotter
 from .containers import ContainerVerbs
+from .networks import NetworkVerbs
 
 # typing costs ~3 ms to import; annotations are strings here, so only type checkers need it.
 TYPE_CHECKING = False
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 
-class Engine(ContainerVerbs):
+class Engine(ContainerVerbs, NetworkVerbs):
     def __init__(self, root: str | os.PathLike | None = None, kernel: Kernel | None = None):
         self.store = Store(root)
         self.snapshots = OverlaySnapshotter(Path(self.store.root) / "snapshots")

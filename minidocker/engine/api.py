@@ -259,8 +259,12 @@ class Api:
         body = await _json_body(request)
         host = body.get("HostConfig") or {}
         name = request.query.get("name", "")
-        if host.get("NetworkMode") not in (None, "", "default", "none", "bridge", "host"):
-            return _error(400, f"network {host['NetworkMode']!r} not found")
+        network = host.get("NetworkMode") or "default"
+        publish = []
+        for key, bindings in (host.get("PortBindings") or {}).items():
+            for b in bindings or [{}]:
+                ip, port = (b or {}).get("HostIp") or "", (b or {}).get("HostPort") or ""
+                publish.append(f"{ip + ':' if ip else ''}{port}:{key}" if (ip or port) else key)
         memory = host.get("Memory") or None
         nano = host.get("NanoCpus") or None
         if not nano and host.get("CpuQuota") and host.get("CpuPeriod"):
@@ -275,7 +279,9 @@ class Api:
             pids_limit=str(pids) if pids not in (None, 0) else None,
             volumes=_list(host.get("Binds")) or [], read_only=bool(host.get("ReadonlyRootfs")),
             tty=bool(body.get("Tty")), stdin=bool(body.get("OpenStdin")),
-            auto_remove=False, init=bool(host.get("Init")))
+            auto_remove=False, init=bool(host.get("Init")),
+            network=None if network == "default" else network, publish=publish,
+            publish_all=bool(host.get("PublishAllPorts")), expose=list(body.get("ExposedPorts") or {}))
         image = body.get("Image")
         if not isinstance(image, str) or not image:
             return _error(400, "config.Image is required")
@@ -284,6 +290,8 @@ class Api:
         except MinidockerError as e:
             if "Unable to find image" in str(e):
                 return _error(404, f"No such image: {image}")
+            if str(e).startswith("network ") and str(e).endswith(" not found"):
+                return _error(404, str(e))
             raise
         if host.get("AutoRemove"):
             self.auto_remove.add(record.id)
@@ -311,9 +319,11 @@ class Api:
                 out.append({
                     "Id": r.id, "Names": ["/" + r.spec.name], "Image": r.spec.image,
                     "ImageID": r.spec.image_id, "Command": " ".join(r.spec.argv),
-                    "Created": _unix(r.created), "Ports": [], "Labels": {},
+                    "Created": _unix(r.created), "Labels": {},
+                    "Ports": [{"IP": ip, "PrivatePort": cp, "PublicPort": hp, "Type": proto}
+                              for ip, hp, cp, proto in r.state.Ports] if status == "running" else [],
                     "State": status, "Status": status_text(r, status),
-                    "HostConfig": {"NetworkMode": "none"}, "Mounts": [],
+                    "HostConfig": {"NetworkMode": r.spec.network}, "Mounts": [],
                     "NetworkSettings": {"Networks": {}},
                 })
             limit = int(request.query.get("limit", "-1") or -1)

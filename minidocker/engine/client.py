@@ -184,7 +184,9 @@ class RemoteEngine:
             rows.append({"ID": c["Id"][:12], "Image": c["Image"],
                          "Command": json.dumps(command)[:22] + ('…"' if len(command) > 20 else ""),
                          "CreatedAt": _iso(c["Created"]), "RunningFor": human_age(_iso(c["Created"])),
-                         "Status": c["Status"], "State": c["State"], "Ports": "",
+                         "Status": c["Status"], "State": c["State"],
+                         "Ports": ", ".join(f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+                                            for p in c.get("Ports") or [] if p.get("PublicPort")),
                          "Names": (c.get("Names") or ["/"])[0].lstrip("/")})
         return rows
 
@@ -196,11 +198,23 @@ class RemoteEngine:
                user: str | None = None, hostname: str = "", memory: str | None = None,
                cpus: str | None = None, pids_limit: str | None = None, volumes=(),
                read_only: bool = False, tty: bool = False, stdin: bool = False,
-               auto_remove: bool = False, init: bool = False):
+               auto_remove: bool = False, init: bool = False, network: str | None = None,
+               publish=(), publish_all: bool = False, expose=()):
+        from ..runtime import netspec
         from ..runtime import spec as specs
         extra_env = [line for f in env_files for line in specs.parse_env_file(f)] + list(env)
         host = {"AutoRemove": auto_remove, "ReadonlyRootfs": read_only, "Init": init,
-                "Binds": list(volumes) or None}
+                "Binds": list(volumes) or None, "NetworkMode": network or "default",
+                "PublishAllPorts": publish_all, "PortBindings": {}}
+        exposed = {}
+        for item in expose:
+            port, proto = netspec.parse_exposed(item)
+            exposed[f"{port}/{proto}"] = {}
+        for item in publish:
+            b = netspec.parse_publish(item)
+            exposed[b.key] = {}
+            host["PortBindings"].setdefault(b.key, []).append(
+                {"HostIp": b.host_ip, "HostPort": str(b.host_port) if b.host_port else ""})
         if memory is not None:
             host["Memory"] = specs.parse_memory(memory)
         if cpus is not None:
@@ -209,10 +223,12 @@ class RemoteEngine:
             host["PidsLimit"] = specs.parse_pids_limit(pids_limit) or -1
         body = {"Image": image, "Cmd": cmd, "Entrypoint": entrypoint, "Env": extra_env,
                 "WorkingDir": workdir, "User": user or "", "Hostname": hostname, "Tty": tty,
-                "OpenStdin": stdin, "HostConfig": host}
+                "OpenStdin": stdin, "ExposedPorts": exposed or None, "HostConfig": host}
         try:
             created = self._json("POST", "/containers/create", {"name": name} if name else None, body)
         except NotFound as e:
+            if "network" in str(e):
+                raise _RunError(str(e)) from None
             raise _RunError(f"Unable to find image '{image}' locally ({e})") from None
         return _Created(created["Id"])
 

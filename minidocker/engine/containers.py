@@ -368,6 +368,10 @@ class ContainerVerbs:
                           "cleaned up and marked exited (255)")
             if record.spec.auto_remove:
                 self._remove(record)
+        # the dead containers' addresses go back to the pool (their veths went with
+        # their namespaces when their processes were killed above)
+        for cid in self.networks.reconcile():
+            report.append(f"container {cid[:12]}: its network address was freed")
         return report
 
     # -- looking ---------------------------------------------------------------------------

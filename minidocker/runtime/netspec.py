@@ -88,7 +88,7 @@ _PUBLISH = re.compile(r"^(?:(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?P<host>\d*)
 
 def _port(text: str, what: str, spec: str) -> int:
     value = int(text)
-    if not 0 < value < 65536:
+    if not 0 < value < 65536 and not (what == "host" and value == 0):  # host port 0: any free one
         raise InvalidSpec(f"invalid {what} port {text} in {spec!r}: must be 1-65535")
     return value
 

@@ -119,9 +119,11 @@ class PortProxy:
             s.close()
 
     def _udp_back(self, upstream: socket.socket, listener: socket.socket, client) -> None:
-        while True:
+        while not self.closed.is_set():
             try:
                 data = upstream.recv(65536)
                 listener.sendto(data, client)
+            except ConnectionRefusedError:
+                continue  # nothing listened yet when a datagram arrived: the client may retry
             except OSError:
                 return

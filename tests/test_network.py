@@ -1,0 +1,357 @@
+"""Container networking on the real kernel: bridges, veths, IPAM, names, published ports.
+
+The whole suite runs in a network namespace of its own (conftest.py), so the
+bridges and firewall rules made here exist only there; traffic goes to loopback
+and to the test's own containers (and, for NAT, to a namespace the test makes).
+Each test drives the CLI in a subprocess, as a user would, and the ``netclean``
+fixture proves afterwards that no veth, endpoint, bridge or rule is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from minidocker.kernel.linux import LinuxKernel
+from test_runtime import clean, md, out  # noqa: F401  (clean is a fixture)
+
+pytestmark = pytest.mark.root
+K = LinuxKernel()
+
+
+def veths() -> set[str]:
+    return {l.name for l in K.links() if l.kind == "veth"}
+
+
+def user_bridges() -> set[str]:
+    return {l.name for l in K.links() if l.name.startswith("md-")}
+
+
+@pytest.fixture
+def netclean(clean, state_root):
+    """As ``clean``, and no veth, address, user bridge or firewall rule of the test is left."""
+    before = veths(), user_bridges()
+    yield
+    for line in md("ps", "-aq").stdout.split():
+        md("rm", "-f", line)
+    for name in md("network", "ls", "--format", "{{.Name}}").stdout.split():
+        if name not in ("bridge", "host", "none"):
+            md("network", "rm", name)
+    deadline = time.monotonic() + 3
+    while veths() - before[0] and time.monotonic() < deadline:
+        time.sleep(0.05)  # a veth goes with its namespace, an instant after the container
+    assert veths() - before[0] == set()
+    assert user_bridges() - before[1] == set()
+    rules = "\n".join(" ".join(r.args) for t in ("filter", "nat") for r in K.firewall_rules(t))
+    for bridge in user_bridges() ^ before[1]:
+        assert bridge not in rules
+    for doc in (state_root / "networks").glob("*.json"):
+        assert json.loads(doc.read_text())["endpoints"] == {}, "an address is still allocated"
+
+
+def inspect(name: str) -> dict:
+    return json.loads(out("inspect", name))[0]
+
+
+def ip_on(name: str, network: str) -> str:
+    return inspect(name)["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+def serve(name: str, text: str, *extra: str, port: int = 8080) -> str:
+    """A detached busybox httpd answering ``text`` at /index.html; its container ID."""
+    cid = out("run", "-d", "--name", name, *extra, "busybox", "sh", "-c",
+              f"echo {text} > /tmp/index.html; exec httpd -f -p {port} -h /tmp").strip()
+    return cid
+
+
+def wait_for(url: str, timeout: float = 5) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2).read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+# -- the default bridge -------------------------------------------------------------------
+
+def test_a_container_gets_eth0_an_address_and_a_default_route_on_the_bridge(netclean):
+    r = md("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip route")
+    assert r.returncode == 0, r.stderr
+    assert "inet 10.66.0." in r.stdout and "/16" in r.stdout
+    assert "default via 10.66.0.1 dev eth0" in r.stdout
+    bridge = next(l for l in K.links() if l.name == "minidocker0")
+    assert bridge.kind == "bridge" and "10.66.0.1/16" in bridge.addresses and bridge.mtu == 1500
+
+
+def test_two_containers_talk_by_ip_on_the_default_bridge(netclean):
+    serve("srv", "hello-by-ip")
+    ip = ip_on("srv", "bridge")
+    r = md("run", "--rm", "busybox", "sh", "-c",
+           f"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://{ip}:8080/index.html && exit; sleep 0.2; done")
+    assert r.stdout == "hello-by-ip\n", r.stderr
+
+
+def test_network_none_has_only_loopback(netclean):
+    r = md("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net")
+    assert r.stdout.split() == ["lo"]
+    assert inspect_after_run_none() == "none"
+
+
+def inspect_after_run_none() -> str:
+    cid = out("create", "--network", "none", "busybox", "true").strip()
+    mode = inspect(cid)["HostConfig"]["NetworkMode"]
+    out("rm", cid)
+    return mode
+
+
+def test_network_host_sees_the_hosts_interfaces(netclean):
+    K.link_add("mdtest-host0", "bridge")  # this kernel has no dummy module
+    try:
+        r = md("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net")
+        assert "mdtest-host0" in r.stdout.split()
+    finally:
+        K.link_delete("mdtest-host0")
+
+
+# -- user networks: names, isolation, connect ----------------------------------------------
+
+def test_containers_on_a_user_network_reach_each_other_by_name(netclean):
+    out("network", "create", "web")
+    serve("db", "hello-by-name", "--network", "web")
+    r = md("run", "--rm", "--network", "web", "busybox", "sh", "-c",
+           "grep -w db /etc/hosts; for i in 1 2 3 4 5 6 7 8 9 10; do "
+           "wget -qO- http://db:8080/index.html && exit; sleep 0.2; done")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "hello-by-name"
+    assert r.stdout.split()[0] == ip_on("db", "web")
+
+
+def test_a_running_containers_hosts_file_learns_of_later_peers(netclean):
+    out("network", "create", "web")
+    out("run", "-d", "--name", "first", "--network", "web", "busybox", "sleep", "30")
+    out("run", "-d", "--name", "second", "--network", "web", "busybox", "sleep", "30")
+    hosts = out("exec", "first", "cat", "/etc/hosts")
+    assert f"{ip_on('second', 'web')}\tsecond" in hosts
+    out("rm", "-f", "second")
+    assert "second" not in out("exec", "first", "cat", "/etc/hosts")
+
+
+def test_the_default_bridge_does_not_resolve_container_names(netclean):
+    out("run", "-d", "--name", "quiet", "busybox", "sleep", "30")
+    r = md("run", "--rm", "busybox", "cat", "/etc/hosts")
+    assert "quiet" not in r.stdout
+
+
+def test_containers_on_different_networks_cannot_talk(netclean):
+    out("network", "create", "front")
+    out("network", "create", "back")
+    serve("secret", "should-not-see", "--network", "back")
+    ip = ip_on("secret", "back")
+    # reachable from its own network, so the failure below is the isolation, not the server
+    same = md("run", "--rm", "--network", "back", "busybox", "sh", "-c",
+              f"for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 1 {ip} 8080 </dev/null && exit; sleep 0.2; done; exit 1")
+    assert same.returncode == 0, same.stderr
+    for network in ("front", "bridge"):
+        r = md("run", "--rm", "--network", network, "busybox", "sh", "-c",
+               f"ping -c 1 -W 1 {ip}; echo ping=$?; nc -w 1 {ip} 8080 </dev/null; echo nc=$?")
+        assert "ping=1" in r.stdout and "nc=1" in r.stdout, (network, r.stdout)
+
+
+def test_connect_and_disconnect_rewire_a_running_container(netclean):
+    out("network", "create", "web")
+    serve("api", "connected", "--network", "web")
+    out("run", "-d", "--name", "client", "busybox", "sleep", "30")
+    out("network", "connect", "web", "client")
+    r = md("exec", "client", "sh", "-c", "ls /sys/class/net; grep -w api /etc/hosts; "
+           "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://api:8080/index.html && exit; sleep 0.2; done")
+    assert "eth1" in r.stdout.split() and r.stdout.splitlines()[-1] == "connected", r.stderr
+    assert set(inspect("client")["NetworkSettings"]["Networks"]) == {"bridge", "web"}
+    out("network", "disconnect", "web", "client")
+    assert "eth1" not in out("exec", "client", "ls", "/sys/class/net").split()
+    assert set(inspect("client")["NetworkSettings"]["Networks"]) == {"bridge"}
+
+
+# -- published ports ---------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_published_port_answers_on_the_hosts_loopback(netclean):
+    port = _free_port()
+    serve("site", "published", "-p", f"{port}:8080")
+    assert wait_for(f"http://127.0.0.1:{port}/index.html") == b"published\n"
+    assert out("port", "site").strip() == f"8080/tcp -> 0.0.0.0:{port}"
+    assert f"0.0.0.0:{port}->8080/tcp" in out("ps")
+    bindings = inspect("site")["NetworkSettings"]["Ports"]["8080/tcp"]
+    assert bindings == [{"HostIp": "0.0.0.0", "HostPort": str(port)}]
+
+
+def test_publish_all_maps_exposed_ports_to_free_host_ports(netclean):
+    serve("auto", "any-port", "--expose", "8080", "-P")
+    host_port = int(out("port", "auto", "8080").strip().rsplit(":", 1)[1])
+    assert wait_for(f"http://127.0.0.1:{host_port}/index.html") == b"any-port\n"
+
+
+def test_udp_datagrams_are_relayed_both_ways():
+    """busybox has no UDP server, so the proxy relays to an echo socket of this test."""
+    from minidocker.runtime.netspec import PortBinding
+    from minidocker.runtime.portproxy import PortProxy
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as echo, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        echo.bind(("127.0.0.1", 0))
+
+        def answer() -> None:
+            for _ in range(2):
+                data, peer = echo.recvfrom(100)
+                echo.sendto(data.upper(), peer)
+
+        threading.Thread(target=answer, daemon=True).start()
+        proxy = PortProxy(K, (PortBinding(echo.getsockname()[1], "udp", "127.0.0.1", 0),))
+        try:
+            proxy.start("127.0.0.1")
+            published = proxy.bindings[0].host_port
+            client.settimeout(5)
+            for word in (b"one", b"two"):
+                client.sendto(word, ("127.0.0.1", published))
+                assert client.recv(100) == word.upper()
+        finally:
+            proxy.close()
+
+
+def test_a_port_in_use_fails_the_start_cleanly(netclean):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = veths()
+        r = md("run", "--name", "late", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
+    assert r.returncode == 125
+    assert r.stderr.strip() == f"minidocker: Bind for 127.0.0.1:{port} failed: port is already allocated"
+    assert veths() == before
+    assert inspect("late")["State"]["Status"] == "exited"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--rm", "--network", "nowhere", "busybox", "true"], "network nowhere not found"),
+    (["run", "--rm", "-p", "99999:80", "busybox", "true"], "invalid host port 99999"),
+    (["run", "--rm", "-p", "80/sctp", "busybox", "true"], "invalid protocol 'sctp'"),
+    (["run", "--rm", "--network", "none", "-p", "8080:80", "busybox", "true"], "conflicting options"),
+    (["network", "create", "--subnet", "10.1.2.3/24", "bad"], "invalid subnet"),
+    (["network", "create", "bad name"], "invalid network name"),
+    (["network", "rm", "bridge"], "pre-defined network"),
+    (["network", "rm", "nowhere"], "network nowhere not found"),
+])
+def test_bad_network_input_is_one_clear_line(netclean, args, message):
+    r = md(*args)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+
+
+def test_overlapping_subnets_and_busy_networks_are_refused(netclean):
+    out("network", "create", "--subnet", "10.70.0.0/24", "one")
+    r = md("network", "create", "--subnet", "10.70.0.0/16", "two")
+    assert r.returncode == 1 and "overlaps" in r.stderr
+    out("run", "-d", "--name", "holder", "--network", "one", "busybox", "sleep", "30")
+    r = md("network", "rm", "one")
+    assert r.returncode == 1 and "has active endpoints (holder)" in r.stderr
+    out("rm", "-f", "holder")
+    out("network", "rm", "one")
+
+
+# -- clean-up and the IPAM ---------------------------------------------------------------------
+
+def test_nothing_is_left_after_rm(netclean):
+    before = veths()
+    out("network", "create", "temp")
+    cid = out("run", "-d", "--network", "temp", "-p", "127.0.0.1:0:80", "busybox", "sleep", "30").strip()
+    assert len(veths() - before) == 1
+    bridge = inspect(cid)["NetworkSettings"]["Networks"]["temp"]
+    out("rm", "-f", cid)
+    out("network", "rm", "temp")
+    assert veths() == before
+    assert not any(bridge["IPAddress"] in " ".join(l.addresses) for l in K.links())
+    rules = [" ".join(r.args) for t in ("filter", "nat") for r in K.firewall_rules(t)]
+    assert not any("md-" in r for r in rules), rules
+
+
+def test_ipam_never_hands_out_an_address_twice_under_parallel_starts(netclean):
+    out("network", "create", "crowd")
+    results = []
+
+    def start(i: int) -> None:
+        results.append(md("run", "-d", "--name", f"c{i}", "--network", "crowd", "busybox", "sleep", "30"))
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results if r.returncode]
+    ips = [ip_on(f"c{i}", "crowd") for i in range(20)]
+    assert len(set(ips)) == 20 and "" not in ips
+    in_kernel = [a.split("/")[0] for i in range(20)
+                 for a in inspect_addresses(f"c{i}")]
+    assert sorted(in_kernel) == sorted(ips)
+
+
+def inspect_addresses(name: str) -> list[str]:
+    """The addresses eth0 really has, read from the container's own namespace."""
+    pid = inspect(name)["State"]["Pid"]
+    return [a for l in K.links(netns=f"/proc/{pid}/ns/net") if l.name == "eth0" for a in l.addresses]
+
+
+def test_a_dead_supervisors_address_is_freed_when_the_daemon_reconciles(netclean, state_root):
+    from minidocker.engine import Engine
+    cid = out("run", "-d", "--name", "orphan", "busybox", "sleep", "30").strip()
+    supervisor = inspect(cid)["State"]["Pid"]
+    record = json.loads((state_root / "containers" / cid / "state.json").read_text())
+    os.kill(record["SupervisorPid"], 9)
+    os.kill(supervisor, 9)
+    report = Engine(state_root).reconcile()
+    assert any("network address was freed" in line for line in report), report
+
+
+# -- outbound NAT --------------------------------------------------------------------------
+
+def test_outbound_traffic_is_masqueraded_behind_the_host(netclean):
+    """An "outside" namespace knows only the host's address; a container's ping gets an
+    answer only because the host rewrote its source address (MASQUERADE)."""
+    outside = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    try:
+        ns = f"/proc/{outside.pid}/ns/net"
+        deadline = time.monotonic() + 5
+        while os.readlink(ns) == os.readlink("/proc/self/ns/net"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        K.link_add("mdt-up0", "veth", peer="eth0", peer_netns=ns)
+        K.addr_add("mdt-up0", "192.0.2.1/24")
+        K.link_set("mdt-up0", up=True)
+        K.addr_add("eth0", "192.0.2.2/24", netns=ns)
+        K.link_set("eth0", up=True, netns=ns)
+        assert not any(r.dst == "default" for r in K.routes(netns=ns))  # no way back to 10.66/16
+        r = md("run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", "192.0.2.2")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert any(rule.args[-1] == "MASQUERADE" and "10.66.0.0/16" in rule.args
+                   for rule in K.firewall_rules("nat"))
+    finally:
+        outside.kill()
+        outside.wait()
+        try:
+            K.link_delete("mdt-up0")
+        except OSError:
+            pass
