@@ -521,7 +521,7 @@ def cmd_viz(a) -> int:
         raise MinidockerError(f"diagrams need the graphviz Python package ({e}): "
                               "pip install graphviz") from None
     if a.kind == "network":
-        diagram = viz.network_topology(_read_json(a.file))
+        diagram = viz.network_topology(_read_json(a.file) if a.file else _engine())
     elif a.kind == "build" and a.record:
         from .build.record import BuildRecord
         try:
@@ -586,8 +586,9 @@ def _viz_args(p):
     k.add_argument("container", metavar="CONTAINER")
     k = kind("namespaces", "a running container's processes and mount table beside the host's")
     k.add_argument("container", metavar="CONTAINER")
-    k = kind("network", "a network topology (bridge, veths, namespaces, ports) described in JSON")
-    k.add_argument("file", metavar="FILE.json", help="the description, or - for stdin")
+    k = kind("network", "the network topology (bridges, veths, namespaces, published ports)")
+    k.add_argument("file", nargs="?", metavar="FILE.json",
+                   help="draw this description (JSON; - for stdin) instead of the current state")
 
 
 def _run_args(p, run: bool):

@@ -355,3 +355,14 @@ def test_outbound_traffic_is_masqueraded_behind_the_host(netclean):
             K.link_delete("mdt-up0")
         except OSError:
             pass
+
+
+def test_viz_draws_the_live_topology(netclean):
+    out("network", "create", "web")
+    port = _free_port()
+    serve("site", "drawn", "--network", "web", "-p", f"127.0.0.1:{port}:8080")
+    ip = ip_on("site", "web")
+    dot = out("viz", "network")
+    for expected in ("minidocker0", "10.66.0.1/16", f"{ip}/24", "eth0", f"127.0.0.1:{port}/tcp",
+                     f"forwarded → {ip}:8080", "network namespace of site"):
+        assert expected in dot, expected

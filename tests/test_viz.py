@@ -401,7 +401,7 @@ def test_a_network_description_draws_bridge_veths_namespaces_and_ports():
     assert isinstance(diagram.data, viz.Topology) and len(diagram.data.veths) == 2
     source = diagram.source
     for text in ("bridge md0", "172.18.0.1/16", "network namespace of web", "network namespace of db",
-                 "0.0.0.0:8080/tcp", "DNAT → 172.18.0.2:80", "NAT (masquerade)", "veth pair"):
+                 "0.0.0.0:8080/tcp", "forwarded → 172.18.0.2:80", "NAT (masquerade)", "veth pair"):
         assert text in source, text
     assert source.count('label="veth pair"') == 2
     assert source == viz.network_topology(TOPOLOGY).source

@@ -1,10 +1,9 @@
 """Diagram (f): a network topology — bridge, veth pairs, network namespaces, published ports.
 
-minidocker has no container networking yet (containers get only ``lo``), so
-this draws a plain description instead of reading state: ``Topology``, or the
-same as JSON/dicts via ``Topology.from_dict``. The network code to come only
-has to produce that data; teachers can already sketch Docker's default
-``bridge`` network with it::
+``Topology.from_engine`` reads it from an engine's state (its networks, the
+live endpoints of running containers, their published ports, the host's
+uplink); ``Topology.from_dict`` takes the same as plain data, so a teacher
+can sketch a network that does not exist, e.g. Docker's default one::
 
     {"bridges": [{"name": "md0", "address": "172.18.0.1/16"}],
      "namespaces": [{"name": "web"}],
@@ -27,6 +26,7 @@ from .diagram import Diagram
 class Bridge:
     name: str
     address: str = ""            # the gateway, e.g. 172.18.0.1/16
+    network: str = ""            # the network it carries, when it has a name of its own
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,34 @@ class Topology:
                 raise MinidockerError(f"port {p.host_port}: no namespace named {p.namespace!r}")
 
     @classmethod
+    def from_engine(cls, engine) -> "Topology":
+        """What an engine's networks look like now: every bridge network, each running
+        container's namespace with its veth ends and addresses, its published ports."""
+        from ..runtime.status import RUNNING
+        bridges, spaces, veths, ports = [], [], [], []
+        nat = False
+        for net in engine.networks.all():
+            if net.driver != "bridge":
+                continue
+            bridges.append(Bridge(net.bridge, f"{net.gateway}/{net.prefixlen}", net.name))
+            nat = nat or not net.internal
+        by_bridge = {b.network: b.name for b in bridges}
+        for record in engine.containers.all():
+            if record.observed_status(engine.kernel) != RUNNING or record.spec.network == "host":
+                continue
+            name = record.spec.name
+            spaces.append(NetNamespace(name))
+            for net, ep in engine.networks.endpoints(record.id):
+                veths.append(VethPair(ep.veth, ep.ifname, by_bridge[net.name], name, f"{ep.ip}/{net.prefixlen}"))
+            ports += [PortMapping(hp, name, cp, proto, ip) for ip, hp, cp, proto in record.state.Ports]
+        uplink = ""
+        try:
+            uplink = next((r.dev for r in engine.kernel.routes() if r.dst == "default"), "")
+        except OSError:
+            pass  # a kernel without a network model: no uplink to show
+        return cls(tuple(bridges), tuple(spaces), tuple(veths), tuple(ports), uplink, nat and bool(uplink))
+
+    @classmethod
     def from_dict(cls, obj: dict) -> "Topology":
         """The same description as plain data (e.g. parsed JSON), checked."""
         if not isinstance(obj, dict):
@@ -115,9 +143,9 @@ def draw(data: Topology) -> Diagram:
         if data.uplink:
             host.node("uplink", style.table(data.uplink, ["the host's way out"], fill="white"))
         for b in data.bridges:
-            host.node(style.node_id("br", b.name),
-                      style.table(f"bridge {b.name}", [("address", b.address)] if b.address else [],
-                                  fill=style.IMAGE))
+            rows = ([("network", b.network)] if b.network and b.network != b.name else []) + \
+                ([("address", b.address)] if b.address else [])
+            host.node(style.node_id("br", b.name), style.table(f"bridge {b.name}", rows, fill=style.IMAGE))
             if data.uplink:
                 host.edge(style.node_id("br", b.name), "uplink",
                           label="NAT (masquerade)" if data.nat else "routed", dir="both")
@@ -145,7 +173,7 @@ def draw(data: Topology) -> Diagram:
         target = next((v for v in data.veths if v.namespace == p.namespace), None)
         to = _end_id(target) if target else style.node_id("if", f"{p.namespace}/lo")
         where = (target.address.split("/")[0] if target and target.address else p.namespace)
-        g.edge(_port_id(p), to, label=style.text(f"DNAT → {where}:{p.container_port}"), style="dashed")
+        g.edge(_port_id(p), to, label=style.text(f"forwarded → {where}:{p.container_port}"), style="dashed")
     return Diagram(g, data)
 
 
@@ -157,8 +185,10 @@ def _port_id(p: PortMapping) -> str:
     return style.node_id("port", f"{p.host_ip}:{p.host_port}/{p.protocol}")
 
 
-def network_topology(topology: Topology | dict) -> Diagram:
-    """Diagram (f) from a topology description."""
+def network_topology(topology) -> Diagram:
+    """Diagram (f) from a topology description, or from an engine's state."""
     if isinstance(topology, dict):
         topology = Topology.from_dict(topology)
+    elif not isinstance(topology, Topology):
+        topology = Topology.from_engine(topology)
     return draw(topology)
