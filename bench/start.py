@@ -8,7 +8,11 @@ Run as root with the project's virtualenv, from anywhere::
 Contenders (each one process, timed from outside with ``time.perf_counter``
 around ``subprocess.run``, stdin/stdout/stderr on /dev/null, exit code checked):
 
-- ``minidocker run --rm busybox true`` with ``.venv/bin/minidocker`` and
+The whole benchmark runs in a network namespace of its own (the bridge network
+below would otherwise add a bridge and firewall rules to the machine's).
+
+- ``minidocker run --rm --network none busybox true`` (what runc's bundle has too:
+  a network namespace with only ``lo``) with ``.venv/bin/minidocker`` and
   ``MINIDOCKER_ROOT`` in a private state directory inside the work directory
   (default ``bench/out/start/``, git-ignored). The image comes from
   ``minidocker bootstrap busybox`` (the host's busybox-static). Python bytecode
@@ -31,6 +35,9 @@ around ``subprocess.run``, stdin/stdout/stderr on /dev/null, exit code checked):
   ``crun --cgroup-manager=disabled`` is probed and, if it works, timed as
   "crun without cgroups". If both fail, crun is reported unavailable with
   its error lines. The machine is never changed to make it work.
+- ``minidocker run --rm busybox true`` on the default bridge network (a veth pair,
+  an address, a route: Docker's default), for what networking costs; no peer runs
+  a bridge here to compare with.
 - the floor: ``unshare --fork --pid --mount --uts --ipc --net --mount-proc
   chroot ROOTFS /bin/true``.
 - the Python floors: ``python3 -S -c pass`` (run with the venv's own base
@@ -282,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     if not MINIDOCKER.exists():
         raise SystemExit(f"{MINIDOCKER} not found: set up the virtualenv first (bash dev.sh test)")
 
+    import ctypes
+    if ctypes.CDLL("libc.so.6", use_errno=True).unshare(0x40000000) != 0:  # CLONE_NEWNET
+        raise SystemExit("bench/start.py: cannot make its own network namespace")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     runc, crun = shutil.which("runc"), shutil.which("crun")
@@ -315,13 +326,17 @@ def main(argv: list[str] | None = None) -> int:
 
         contenders: list[Contender] = []
         contenders.append(Contender(
-            "minidocker run --rm", lambda i: [str(MINIDOCKER), "run", "--rm", IMAGE, "true"], md_env,
-            note="bytecode as dev.sh precompiles it"))
+            "minidocker run --rm", lambda i: [str(MINIDOCKER), "run", "--rm", "--network", "none", IMAGE, "true"],
+            md_env, note="--network none, as runc's bundle; bytecode as dev.sh precompiles it"))
+        contenders.append(Contender(
+            "minidocker run --rm (bridge)", lambda i: [str(MINIDOCKER), "run", "--rm", IMAGE, "true"],
+            md_env, note="the default bridge network: veth, address, route"))
         invoked = os.environ.get("PYTHONDONTWRITEBYTECODE")
         if invoked:
             has_pyc = any((REPO / "minidocker").rglob("__pycache__"))
             contenders.append(Contender(
-                "minidocker (env as invoked)", lambda i: [str(MINIDOCKER), "run", "--rm", IMAGE, "true"],
+                "minidocker (env as invoked)",
+                lambda i: [str(MINIDOCKER), "run", "--rm", "--network", "none", IMAGE, "true"],
                 {**os.environ, "MINIDOCKER_ROOT": str(state)},
                 note=f"PYTHONDONTWRITEBYTECODE={invoked}; minidocker/__pycache__ "
                      f"{'present' if has_pyc else 'absent: compiled from source every start'}"))

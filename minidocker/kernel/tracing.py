@@ -92,7 +92,57 @@ class Event:
         return text + (f"  → failed: {self.error}" if self.error else "")
 
 
-def explain(op: str, args: tuple) -> str:
+def _network_args(op: str, args: tuple, kwargs: dict) -> tuple:
+    """A network call's arguments as a learner reads them: a rule in iptables' words,
+    keyword arguments as ``name=value``."""
+    if op == "firewall":
+        rule, add = args[0], (list(args[1:]) + [kwargs.get("add", True)])[0]
+        return (f"-t {rule.table} {'-A' if add else '-D'} {rule.chain} {' '.join(rule.args)}",)
+    return tuple(args) + tuple(f"{k}={v}" for k, v in kwargs.items() if v is not None)
+
+
+def _link_add_reason(args, kw) -> str:
+    kind = args[1] if len(args) > 1 else kw.get("kind", "")
+    if kind == "bridge":
+        return "a virtual switch on the host: the containers' veths plug into it"
+    if kind == "veth":
+        return (f"a virtual cable: one end stays on the host, the other appears as "
+                f"{kw.get('peer', '?')} inside the container's network namespace")
+    return f"a new {kind} interface"
+
+
+def _link_set_reason(args, kw) -> str:
+    parts = []
+    if kw.get("master"):
+        parts.append(f"plug it into the bridge {kw['master']}")
+    if kw.get("up"):
+        parts.append("bring it up")
+    where = " (inside the container)" if kw.get("netns") else ""
+    return (", ".join(parts) or "change the interface") + where
+
+
+_NETWORK_REASONS = {
+    "link_add": _link_add_reason,
+    "link_set": _link_set_reason,
+    "link_delete": lambda a, kw: "remove the interface (a veth pair goes as a whole)",
+    "addr_add": lambda a, kw: ("the container's address, from the network's pool" if kw.get("netns")
+                               else "the bridge's address: the containers' gateway"),
+    "route_add": lambda a, kw: "send everything not local to the gateway on the bridge",
+    "links": lambda a, kw: "list the network interfaces",
+    "routes": lambda a, kw: "list the routes",
+    "firewall": lambda a, kw: ("a packet-filter rule: " + (
+        "hide the containers' addresses behind the host's (NAT)" if "MASQUERADE" in a[0].args else
+        "traffic between two networks is dropped" if a[0].args[-1] in ("DROP", "MINIDOCKER-ISOLATION-1",
+                                                                        "MINIDOCKER-ISOLATION-2")
+        else "let the bridge's traffic be forwarded")
+        + ("" if (a[1:] + (kw.get("add", True),))[0] else " (removed)")),
+    "firewall_rules": lambda a, kw: "list the packet-filter rules",
+    "open_port": lambda a, kw: "take the host's port for a published port (the proxy listens there)",
+    "connect": lambda a, kw: "the proxy connects to the container's port",
+}
+
+
+def explain(op: str, args: tuple, kwargs: dict | None = None) -> str:
     """A one-line reason for a kernel call, for learners."""
     if op == "unshare":
         names = _flags(args[0], _NAMESPACES).split("|")
@@ -128,6 +178,8 @@ def explain(op: str, args: tuple) -> str:
     if op == "umount":
         return "detach the old root: no path leads back to the host" if args[0] == "." \
             else "detach this mount; what was written to it stays in its directories"
+    if op in _NETWORK_REASONS:
+        return _NETWORK_REASONS[op](args, kwargs or {})
     return {
         "pivot_root": "make the container's filesystem the root of this mount namespace",
         "sethostname": "the new UTS namespace gets its own host name",
@@ -217,7 +269,10 @@ class TracingKernel(Kernel):
         # Only mount targets are named /proc/self/fd/N; a symlink's target must stay as written.
         shown = tuple(_readable(a, self.inner.fs) for a in args) if op in ("mount", "umount") \
             else args
-        event = Event(op, shown, self.inner.getpid(), explain(op, shown))
+        reason = explain(op, shown, kwargs)
+        if op in base.NETWORK_OPS:
+            shown = _network_args(op, args, kwargs)
+        event = Event(op, shown, self.inner.getpid(), reason)
         if self.with_context:
             try:
                 event.context = self.inner.context()
