@@ -318,10 +318,12 @@ def inspect_addresses(name: str) -> list[str]:
 def test_a_dead_supervisors_address_is_freed_when_the_daemon_reconciles(netclean, state_root):
     from minidocker.engine import Engine
     cid = out("run", "-d", "--name", "orphan", "busybox", "sleep", "30").strip()
-    supervisor = inspect(cid)["State"]["Pid"]
-    record = json.loads((state_root / "containers" / cid / "state.json").read_text())
-    os.kill(record["SupervisorPid"], 9)
+    supervisor = json.loads((state_root / "containers" / cid / "state.json").read_text())["SupervisorPid"]
     os.kill(supervisor, 9)
+    deadline = time.monotonic() + 5
+    while K.process_alive(supervisor):  # a signal is delivered, and its process reaped, a moment later
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     report = Engine(state_root).reconcile()
     assert any("network address was freed" in line for line in report), report
 
@@ -366,3 +368,23 @@ def test_viz_draws_the_live_topology(netclean):
     for expected in ("minidocker0", "10.66.0.1/16", f"{ip}/24", "eth0", f"127.0.0.1:{port}/tcp",
                      f"forwarded → {ip}:8080", "network namespace of site"):
         assert expected in dot, expected
+
+
+@pytest.mark.parametrize("op, nth", [("link_add", 1), ("link_set", 2), ("addr_add", 1),
+                                     ("route_add", 1), ("open_port", 1)])
+def test_a_failed_network_step_fails_the_start_and_leaves_nothing(netclean, state_root, op, nth):
+    """Inject a failure into one network call: the start fails with one clear line, and
+    no veth, address, endpoint, cgroup or container is left (``netclean`` checks)."""
+    from minidocker.errors import MinidockerError
+    from minidocker.runtime.supervisor import Attach
+    from test_runtime import _engine_with_fault
+    engine = _engine_with_fault(state_root, op, nth)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with pytest.raises(MinidockerError, match="injected fault") as info:
+            engine.run("busybox", ["true"], attach=Attach(None, devnull, devnull), auto_remove=True,
+                       publish=["127.0.0.1:0:80"])
+    finally:
+        os.close(devnull)
+    assert info.value.exit_code == 125 and "\n" not in str(info.value)
+    assert engine.containers.all() == []

@@ -26,6 +26,23 @@ class NetworkError(OSError):
     """A netlink request the kernel refused, with the interface it was about."""
 
 
+def _off_the_loop(fn):
+    """Run ``fn`` in a thread of its own when this thread runs an asyncio loop (a Jupyter
+    kernel does): pyroute2's synchronous API drives an event loop of its own, which
+    asyncio refuses to start inside a running one."""
+    import functools
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        import asyncio
+        if asyncio._get_running_loop() is None:
+            return fn(*args, **kwargs)
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="minidocker-netlink") as pool:
+            return pool.submit(fn, *args, **kwargs).result()
+    return call
+
+
 def _ipr(netns: str | None):
     from pyroute2 import IPRoute
     return IPRoute(netns=netns) if netns else IPRoute()
@@ -46,6 +63,7 @@ def _call(what: str, fn, *args, **kwargs):
         raise NetworkError(e.code, f"{what}: {os.strerror(e.code)}") from None
 
 
+@_off_the_loop
 def link_add(name, kind, *, peer=None, peer_netns=None, mtu=None, netns=None) -> None:
     if kind not in _KINDS:
         raise NetworkError(errno.EINVAL, f"unsupported interface kind {kind!r}")
@@ -67,6 +85,7 @@ def link_add(name, kind, *, peer=None, peer_netns=None, mtu=None, netns=None) ->
                 os.close(fd)
 
 
+@_off_the_loop
 def link_set(name, *, up=None, master=None, mtu=None, netns=None) -> None:
     with _ipr(netns) as ipr:
         index = _index(ipr, name)
@@ -80,11 +99,13 @@ def link_set(name, *, up=None, master=None, mtu=None, netns=None) -> None:
         _call(f"configure {name}", ipr.link, "set", index=index, **request)
 
 
+@_off_the_loop
 def link_delete(name, *, netns=None) -> None:
     with _ipr(netns) as ipr:
         _call(f"delete {name}", ipr.link, "del", index=_index(ipr, name))
 
 
+@_off_the_loop
 def addr_add(name, cidr, *, netns=None) -> None:
     address, _, prefix = cidr.partition("/")
     with _ipr(netns) as ipr:
@@ -92,6 +113,7 @@ def addr_add(name, cidr, *, netns=None) -> None:
               address=address, prefixlen=int(prefix or 32))
 
 
+@_off_the_loop
 def route_add(dst, gateway, *, netns=None) -> None:
     with _ipr(netns) as ipr:
         if dst == "default":
@@ -100,6 +122,7 @@ def route_add(dst, gateway, *, netns=None) -> None:
             _call(f"route to {dst} via {gateway}", ipr.route, "add", dst=dst, gateway=gateway)
 
 
+@_off_the_loop
 def links(*, netns=None) -> list[Link]:
     with _ipr(netns) as ipr:
         raw = list(ipr.get_links())
@@ -121,6 +144,7 @@ def links(*, netns=None) -> list[Link]:
     return out
 
 
+@_off_the_loop
 def routes(*, netns=None) -> list[Route]:
     with _ipr(netns) as ipr:
         names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}

@@ -118,12 +118,16 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
         k.sethostname(spec.hostname)
         k.loopback_up()
     if plan.sync is not None:
-        _wait_for_runtime(k, *plan.sync)
+        # the namespaces exist: the runtime may wire them while the rootfs is built here
+        k.fs.write(plan.sync[0], b"1")
+        k.fs.close(plan.sync[0])
     rootfs.setup(k, spec, plan.rootfs, list(plan.layers), plan.etc_files)
     if console is not None:
         _attach_terminal(k, console)
     ident = user.resolve(spec.user, _read(k, "/etc/passwd"), _read(k, "/etc/group"))
     env = _environment(spec.env, ident, hostname=spec.hostname, tty=spec.tty)
+    if plan.sync is not None:
+        _wait_for_runtime(k, plan.sync[1])
     k.close_fds(keep=(error_fd,))
     _enter_workdir(k, spec.working_dir, ident)
     k.limit_capabilities(frozenset(DEFAULT_CAPABILITIES.values()))
@@ -133,9 +137,8 @@ def _setup_and_exec(k: Kernel, plan: InitPlan, error_fd: int, console: int | Non
     _exec(k, list(spec.argv), env)
 
 
-def _wait_for_runtime(k: Kernel, ready: int, go: int) -> None:
-    k.fs.write(ready, b"1")
-    k.fs.close(ready)
+def _wait_for_runtime(k: Kernel, go: int) -> None:
+    """Block until the runtime has configured the namespaces from outside (its "go")."""
     answer = k.fs.read(go, 1)
     k.fs.close(go)
     if answer != b"1":

@@ -136,27 +136,36 @@ class NamespaceSync:
     def child_ends(self) -> tuple[int, int]:
         return self.ready_w, self.go_r
 
-    def run(self, k: Kernel, pid: int) -> None:
+    def run(self, k: Kernel, pid: int) -> BaseException | None:
+        """Wire the child's namespaces and let it go on; what went wrong, if anything (the
+        child is killed then; the caller reports the child's own error first, if it had one)."""
         os.close(self.ready_w)
         os.close(self.go_r)
         try:
             if os.read(self.ready_r, 1) != b"1":
-                return  # the container failed before: its error pipe says why
+                return None  # the container failed before: its error pipe says why
             try:
                 self.configure(pid)
             except BaseException as e:
                 with contextlib.suppress(ProcessLookupError):
                     k.kill(pid, signal.SIGKILL)
-                k.waitpid(pid)
-                if isinstance(e, MinidockerError):
-                    raise StartFailed(getattr(e, "exit_code", 125) or 125, str(e)) from None
-                if isinstance(e, OSError):
-                    raise StartFailed(125, f"cannot set up the container's network: {e.strerror or e}") from None
-                raise
-            os.write(self.go_w, b"1")
+                return e
+            try:
+                os.write(self.go_w, b"1")
+            except BrokenPipeError:
+                pass  # it failed meanwhile (building its rootfs): its error pipe says why
+            return None
         finally:
             os.close(self.ready_r)
             os.close(self.go_w)
+
+
+def _setup_failure(e: BaseException) -> BaseException:
+    if isinstance(e, MinidockerError):
+        return StartFailed(getattr(e, "exit_code", 125) or 125, str(e))
+    if isinstance(e, OSError):
+        return StartFailed(125, f"cannot set up the container's network: {e.strerror or e}")
+    return e
 
 
 def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | None,
@@ -206,17 +215,7 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
     for fd in set(child_stdio):
         if not (attach and fd == attach.stdin):
             os.close(fd)
-    if sync is not None:
-        try:
-            sync.run(k, pid)
-        except BaseException:
-            os.close(err_r_pipe)
-            if console is not None:
-                console_child.close()
-                console.close()
-            for fd in ours:
-                os.close(fd)
-            raise
+    problem = sync.run(k, pid) if sync is not None else None
     if console is not None:
         console_child.close()
         _, fds, _, _ = socket.recv_fds(console, 16, 1)
@@ -226,10 +225,12 @@ def spawn(k: Kernel, child_main, *, tty: bool, stdin: bool, attach: Attach | Non
             _copy_window_size(attach.stdout, fds[0])
     failure = _read_all(err_r_pipe)
     os.close(err_r_pipe)
-    if failure:
+    if failure or problem:
         k.waitpid(pid)
         for fd in ours:
             os.close(fd)
+        if not failure:
+            raise _setup_failure(problem)
         info = json.loads(failure)
         raise StartFailed(info["code"], info["message"])
     return pid, ours
