@@ -111,3 +111,19 @@ def test_verbs_not_yet_served_say_so_in_one_line(daemon, tmp_path):
     assert r.returncode == 125 and "run -i/-t through the daemon is not supported yet" in r.stderr
     r = cli(daemon, "exec", "-t", "whatever", "sh")
     assert r.returncode == 125 and "exec -t through the daemon is not supported yet" in r.stderr
+
+
+def test_save_and_load_go_through_the_daemon(daemon, tmp_path):
+    archive = tmp_path / "busybox.tar"
+    r = cli(daemon, "save", "-o", str(archive), "busybox")
+    assert r.returncode == 0, r.stderr
+    assert archive.stat().st_size > 0
+    assert cli(daemon, "rmi", "busybox").returncode == 0
+    assert "busybox" not in cli(daemon, "images").stdout
+    r = cli(daemon, "load", "-i", str(archive))
+    assert (r.returncode, r.stdout) == (0, "Loaded image: busybox:latest\n"), r.stderr
+    assert cli(daemon, "images").stdout.splitlines()[1].split()[:2] == ["busybox", "latest"]
+    r = cli(daemon, "load", "-i", str(tmp_path / "missing.tar"))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "missing.tar" in r.stderr
+    r = cli(daemon, "save", "-o", str(tmp_path / "x.tar"), "nosuchimage")
+    assert r.returncode == 1 and "nosuchimage" in r.stderr and r.stderr.count("\n") == 1

@@ -134,6 +134,51 @@ class RemoteEngine:
             raise MinidockerError("the daemon's build ended without an image")
         return _Built(image_id, [reference.parse(t) for t in options.tags])
 
+    def save(self, names: list[str], out, progress=None) -> None:
+        """``GET /images/get``: the archive streamed into ``out``."""
+        response = self._request("GET", "/images/get", {"names": list(names)}, timeout=None)
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
+
+    def load(self, source, progress=None) -> list[str]:
+        """``POST /images/load``: a docker-save or OCI archive up, the loaded names back."""
+        try:
+            f = open(source, "rb") if isinstance(source, str) else source
+        except OSError as e:
+            raise MinidockerError(f"no such file: {source}" if isinstance(e, FileNotFoundError)
+                                  else f"cannot read {source}: {e.strerror}") from None
+        try:
+            conn = _UnixConnection(self.path, None)
+            try:
+                conn.putrequest("POST", API + "/images/load")
+                conn.putheader("Content-Type", "application/x-tar")
+                conn.putheader("Transfer-Encoding", "chunked")
+                conn.endheaders()
+                while chunk := f.read(1 << 20):
+                    conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    if progress is not None:
+                        progress(len(chunk))
+                conn.send(b"0\r\n\r\n")
+                response = conn.getresponse()
+            except (FileNotFoundError, ConnectionRefusedError):
+                raise self._no_daemon() from None
+        finally:
+            if f is not source:
+                f.close()
+        raw = response.read()
+        if response.status >= 400:
+            raise DaemonError(_message(raw) or response.reason, response.status)
+        lines = []
+        for line in raw.splitlines():
+            if line.strip():
+                item = json.loads(line)
+                if "error" in item:
+                    raise MinidockerError(item["error"].strip())
+                lines.append(item.get("stream", "").rstrip("\n"))
+        return lines
+
     def _json(self, method: str, path: str, query: dict | None = None, body=None):
         response = self._request(method, path, query, body)
         raw = response.read()
