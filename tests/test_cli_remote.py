@@ -104,9 +104,9 @@ def test_exec_through_the_daemon_streams_output_stdin_and_the_exit_code(daemon):
 
 
 def test_verbs_not_yet_served_say_so_in_one_line(daemon, tmp_path):
-    r = cli(daemon, "save", "-o", str(tmp_path / "x.tar"), "busybox")
+    r = cli(daemon, "export", "-o", str(tmp_path / "x.tar"), "busybox")
     assert r.returncode == 1 and r.stderr.count("\n") == 1
-    assert "`save` through the daemon is not supported yet" in r.stderr
+    assert "`export` through the daemon is not supported yet" in r.stderr
     r = cli(daemon, "run", "-it", "busybox", "sh")
     assert r.returncode == 125 and "run -i/-t through the daemon is not supported yet" in r.stderr
     r = cli(daemon, "exec", "-t", "whatever", "sh")
