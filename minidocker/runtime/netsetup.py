@@ -100,7 +100,8 @@ class ContainerNetwork:
         from .portproxy import PortProxy
         self.k, self.store, self.spec = k, store, spec
         self.attached: list[tuple[NetworkConfig, Endpoint]] = []
-        self.networks = store.memberships(spec.id)
+        # the network it was started with first: eth0 and the default route are its
+        self.networks = sorted(store.memberships(spec.id), key=lambda n: (n.name != spec.network, n.name))
         if not self.networks:
             from ..errors import NotFound
             raise NotFound(f"network {spec.network} not found (the container belongs to no network)")
