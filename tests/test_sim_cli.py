@@ -112,3 +112,15 @@ def test_an_interactive_terminal_gives_a_usable_shell(tmp_path, monkeypatch):
     assert os.waitstatus_to_exitcode(status) == 5
     assert b"/ # " in output            # the prompt of an interactive shell on a terminal
     assert b"42" in output and b"13" in output
+
+
+def test_viz_namespaces_draws_a_container_another_process_runs(md):
+    md("run", "-d", "--name", "drawn", "--hostname", "inside", "busybox", "sleep", "100")
+    r = md("viz", "namespaces", "drawn")
+    assert r.returncode == 0, r.stderr
+    # its PID 1 (sleep) with its host PID, its own root overlay and /proc, its hostname
+    for text in ("sleep 100", "PID here", "overlay", "/proc", "hostname inside"):
+        assert text in r.stdout, text
+    md("rm", "-f", "drawn")
+    r = md("viz", "namespaces", "drawn")
+    assert r.returncode == 1 and "No such container" in r.stderr

@@ -254,6 +254,10 @@ class ContainerVerbs:
         """An exec (or a ``top``) handed over to this container's supervisor (see ``ExecPort``)."""
         if request.get("op") == "top":
             return self.top(container_id)
+        if request.get("op") == "namespaces":
+            import dataclasses
+            from ..viz.namespaces import from_container
+            return dataclasses.asdict(from_container(self, container_id))
         return self.exec_(container_id, request["cmd"],
                           tty=request["tty"], stdin=request["stdin"], user=request["user"],
                           workdir=request["workdir"], env=request["env"],
@@ -476,19 +480,23 @@ class ContainerVerbs:
                     return
                 time.sleep(0.05)
 
+    def ask_supervisor(self, record: Record, op: str):
+        """What only the container's supervisor can see (``top``, ``namespaces``), asked
+        through its exec port: a simulated container lives in its supervisor's process."""
+        from ..runtime.supervisor import Attach, remote_exec
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            return remote_exec(str(record.dir / "exec.sock"), {"op": op}, Attach(None, devnull, devnull))
+        finally:
+            os.close(devnull)
+
     def top(self, ref: str) -> list[dict]:
         from ..runtime import cgroups
         record = self.containers.find(ref)
         if record.observed_status(self.kernel) != RUNNING:
             raise Conflict(f"container {record.id[:12]} is not running")
         if self._elsewhere(record):
-            from ..runtime.supervisor import Attach, remote_exec
-            devnull = os.open(os.devnull, os.O_RDWR)
-            try:
-                return remote_exec(str(record.dir / "exec.sock"), {"op": "top"},
-                                   Attach(None, devnull, devnull))
-            finally:
-                os.close(devnull)
+            return self.ask_supervisor(record, "top")
         rows = []
         for pid in cgroups.manager(self.kernel, record.id).pids():
             try:

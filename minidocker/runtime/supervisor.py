@@ -456,7 +456,7 @@ class ExecPort:
                 request = json.loads(data)
                 try:
                     result = self.handler(request, Attach(fds[0], fds[1], fds[2]))
-                    reply = {"rows": result} if request.get("op") == "top" else {"code": result}
+                    reply = {"rows": result} if request.get("op") else {"code": result}
                 except MinidockerError as e:
                     reply = {"code": e.exit_code, "message": str(e)}
                 finally:
@@ -497,7 +497,7 @@ def remote_exec(path: str, request: dict, attach: Attach) -> int:
         raise MinidockerError("exec: the container's supervisor ended the exec without a reply") from None
     if "message" in answer:
         raise StartFailed(answer["code"], answer["message"])
-    return answer["rows"] if request.get("op") == "top" else answer["code"]
+    return answer["rows"] if request.get("op") else answer["code"]
 
 
 class _StdinPort:

@@ -67,6 +67,8 @@ def from_container(engine, ref: str) -> Namespaces:
     if record.observed_status(k) != RUNNING:
         raise Conflict(f"container {record.spec.name or record.id[:12]} is not running: "
                        "its namespaces exist only while it runs")
+    if getattr(engine, "_elsewhere", lambda r: False)(record):
+        return _from_dict(engine.ask_supervisor(record, "namespaces"))
     pids = sorted(set(cgroups.manager(k, record.id).pids()) | {record.state.SupervisorPid})
     found = {}
     for pid in pids:
@@ -85,6 +87,17 @@ def from_container(engine, ref: str) -> Namespaces:
     name = record.spec.name or record.id[:12]
     return Namespaces(f"container {name}: the host's view and its own", record.spec.hostname,
                       tuple(known), tuple(procs), host[:MAX_HOST_MOUNTS], len(host), inside)
+
+
+def _from_dict(obj: dict) -> Namespaces:
+    """A ``Namespaces`` sent as JSON (by a simulated container's supervisor)."""
+    obj = dict(obj)
+    obj["processes"] = tuple(Process(**dict(p, pids=tuple(p["pids"]))) for p in obj["processes"])
+    for key in ("host_mounts", "container_mounts"):
+        obj[key] = tuple(MountPoint(**m) for m in obj[key])
+    for key in ("new_namespaces", "notes"):
+        obj[key] = tuple(obj[key])
+    return Namespaces(**obj)
 
 
 def _proc(k, pid: int) -> tuple[tuple[int, ...], int, str] | None:
