@@ -91,7 +91,8 @@ class NetworkVerbs:
         ifname = next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
         ep = self.networks.attach(net, record.id, record.spec.name, ifname, record.state.SupervisorPid)
         try:
-            netsetup.attach(self.kernel, net, ep, f"/proc/{record.state.Pid}/ns/net", default_route=False)
+            netsetup.attach(self.kernel, net, ep, f"/proc/{record.state.Pid}/ns/net", default_route=False,
+                            mtu=netsetup.uplink_mtu(self.kernel))
         except BaseException:
             self.networks.detach(net, record.id)
             self.networks.leave(net.id, record.id)

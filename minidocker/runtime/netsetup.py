@@ -26,6 +26,15 @@ from .netspec import MTU, Endpoint, NetworkConfig, firewall_rules
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
 
+def uplink_mtu(k: Kernel) -> int:
+    """The MTU containers should use: the host's way out (the interface of its default
+    route) may carry less than Ethernet's 1500 bytes — a VM's or a tunnel's often does —
+    and a container sending bigger packets would see them dropped on the way."""
+    dev = next((r.dev for r in k.routes() if r.dst == "default"), None)
+    mtu = next((l.mtu for l in k.links() if l.name == dev), MTU) if dev else MTU
+    return min(mtu, MTU)
+
+
 def ensure_bridge(k: Kernel, net: NetworkConfig) -> None:
     """Make the network's bridge (and its rules) unless it is already there.
 
@@ -37,7 +46,8 @@ def ensure_bridge(k: Kernel, net: NetworkConfig) -> None:
         return
     if link is None:
         try:
-            k.link_add(net.bridge, "bridge", mtu=MTU)
+            # no MTU of its own: a bridge takes the smallest of its ports'
+            k.link_add(net.bridge, "bridge")
         except OSError as e:
             if e.errno != errno.EEXIST:  # another start made it just now
                 raise
@@ -66,10 +76,11 @@ def remove_bridge(k: Kernel, net: NetworkConfig) -> None:
             raise
 
 
-def attach(k: Kernel, net: NetworkConfig, ep: Endpoint, netns: str, default_route: bool) -> None:
+def attach(k: Kernel, net: NetworkConfig, ep: Endpoint, netns: str, default_route: bool,
+           mtu: int = MTU) -> None:
     """Connect the namespace ``netns`` to ``net`` through a new veth pair."""
     ensure_bridge(k, net)
-    k.link_add(ep.veth, "veth", peer=ep.ifname, peer_netns=netns, mtu=MTU)
+    k.link_add(ep.veth, "veth", peer=ep.ifname, peer_netns=netns, mtu=mtu)
     try:
         k.link_set(ep.veth, master=net.bridge, up=True)
         k.addr_add(ep.ifname, f"{ep.ip}/{net.prefixlen}", netns=netns)
@@ -110,10 +121,11 @@ class ContainerNetwork:
     def configure(self, pid: int) -> None:
         import os
         netns = f"/proc/{pid}/ns/net"
+        mtu = uplink_mtu(self.k)
         for i, net in enumerate(self.networks):
             ep = self.store.attach(net, self.spec.id, self.spec.name, f"eth{i}", os.getpid())
             self.attached.append((net, ep))
-            attach(self.k, net, ep, netns, default_route=i == 0)
+            attach(self.k, net, ep, netns, default_route=i == 0, mtu=mtu)
         self.proxy.start(self.attached[0][1].ip)
 
     def release(self) -> None:
