@@ -4,7 +4,8 @@ A lesson cell should read like the step it teaches, so the plumbing lives
 here: ``run`` starts a container attached to pipes and returns what it
 printed; ``check`` verifies a "check yourself" answer and says so; ``steps``
 prints a trace's kernel calls one per line, with their reasons; ``start``
-runs a container in the background where the notebook can look at it.
+runs a container in the background where the notebook can look at it;
+``fetch`` gets a page from a container's published port.
 """
 
 from __future__ import annotations
@@ -91,6 +92,22 @@ def _remove_quietly(e: Engine, container_id: str) -> None:
         e.rm(container_id, force=True)
     except Exception:   # removed already, as a lesson does at its end
         pass
+
+
+def fetch(url: str, timeout: float = 30) -> str:
+    """The page at ``url``, fetched from the host (the notebook's process); tried again
+    while the server in the container is still starting, up to ``timeout`` seconds."""
+    import time
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as r:
+                return r.read().decode(errors="replace")
+        except OSError:   # refused, reset or closed: nothing listens yet
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def check(condition: bool, what: str) -> None:

@@ -39,7 +39,6 @@ cells = [
     ## Setup
     """),
     code("""
-    import urllib.request
     import minidocker
     from minidocker import lesson, viz
     from minidocker.engine import Engine
@@ -146,7 +145,7 @@ cells = [
     mapping = e.port("web")[0]
     host_port = int(mapping.rsplit(":", 1)[1])
     print(mapping)
-    page = urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=5).read().decode()
+    page = lesson.fetch(f"http://127.0.0.1:{host_port}/")
     print("the host fetched:", page)
     """),
     code("""
