@@ -109,7 +109,9 @@ cells = [
     db = lesson.start(e, "busybox", "sh", "-c",
                       "mkdir -p /www && echo 'rows from the database' > /www/index.html && "
                       "exec httpd -f -p 8080 -h /www", name="db", network="shop")
-    client = lesson.sh(e, "cat /etc/hosts; wget -qO- http://db:8080/", network="shop")
+    # (tried a few times: the server may still be starting when the client asks)
+    client = lesson.sh(e, "cat /etc/hosts; for try in 1 2 3 4 5 6 7 8 9 10; do "
+                          "wget -qO- http://db:8080/ && break; sleep 0.3; done", network="shop")
     client
     """),
     md("""
