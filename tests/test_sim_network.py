@@ -320,3 +320,261 @@ def test_binding_twice_is_eaddrinuse_and_a_foreign_address_eaddrnotavail(k):
     first.close()
     assert k.network.listen(host, "127.0.0.1", 9000, "tcp", wait=lambda: None).port == 9000
     assert k.network.listen(host, "0.0.0.0", 0, "tcp", wait=lambda: None).port >= 32768
+
+
+# -- the network applets (busybox's output, on the in-memory FakeKernel) -----------------------------
+
+@pytest.fixture
+def fake():
+    from minidocker.kernel.sim.userland.fake import FakeKernel, make_rootfs
+    return make_rootfs(FakeKernel())
+
+
+def sh(kernel, script):
+    r = kernel.sh(script)
+    return r.status, r.out, r.err
+
+
+def test_ip_addr_link_and_route_print_what_busybox_prints(fake):
+    lifetime = "       valid_lft forever preferred_lft forever\n"
+    assert sh(fake, "ip addr") == (0, (
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\n"
+        "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+        "    inet 127.0.0.1/8 scope host lo\n" + lifetime +
+        "    inet6 ::1/128 scope host \n" + lifetime +
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel qlen 1000\n"
+        "    link/ether 02:42:ac:11:00:02 brd ff:ff:ff:ff:ff:ff\n"
+        "    inet 172.17.0.2/16 scope global eth0\n" + lifetime +
+        "    inet6 fe80::42:acff:fe11:2/64 scope link \n" + lifetime), "")
+    assert sh(fake, "ip link show eth0") == (0, (
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel qlen 1000\n"
+        "    link/ether 02:42:ac:11:00:02 brd ff:ff:ff:ff:ff:ff\n"), "")
+    assert sh(fake, "ip -4 a show dev lo") == (0, (
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\n"
+        "    inet 127.0.0.1/8 scope host lo\n" + lifetime), "")
+    assert sh(fake, "ip r") == (0, "default via 172.17.0.1 dev eth0 \n"
+                                   "172.17.0.0/16 dev eth0 scope link  src 172.17.0.2 \n", "")
+    assert sh(fake, "ip addr show wlan0") == (1, "", "ip: can't find device 'wlan0'\n")
+
+
+def test_ip_changes_the_namespace_and_fails_like_busybox(fake):
+    assert sh(fake, "ip link set eth0 down; ip route; ip link set eth0 up; ip route") == (
+        0, "172.17.0.0/16 dev eth0 scope link  src 172.17.0.2 \n", "")   # the default route is gone
+    assert sh(fake, "ip route add default via 10.1.1.1") == (
+        2, "", "ip: RTNETLINK answers: Network is unreachable\n")
+    assert sh(fake, "ip addr add 172.17.0.2/16 dev eth0") == (2, "", "ip: RTNETLINK answers: File exists\n")
+    assert sh(fake, "ip link set wlan0 up") == (2, "", "ip: SIOCGIFFLAGS: No such device\n")
+
+
+def test_veth_ends_name_their_peer_by_the_index_as_busybox_looks_it_up(k):
+    from minidocker.kernel.sim.userland.netutils import _link_head
+    with namespace(k) as a:
+        join(k, WEB, a, "10.67.0.2", "vetha")
+        inside = {i.index: i for i in stack(k, a).interfaces()}
+        host = {i.index: i for i in k.network.host.interfaces()}
+        head = _link_head(inside[2], inside)
+        assert head.startswith(f"2: eth0@if{host[4].index}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 "
+                               "qdisc noqueue qlen 1000\n")   # index 4 is not in the container's namespace
+        assert _link_head(host[4], host).startswith(       # index 2 of the host is its eth0: busybox says so
+            "4: vetha@eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master md-web qlen 1000\n")
+
+
+def test_hostname_i_ping_wget_and_nc_resolve_names_through_etc_hosts(fake):
+    assert sh(fake, "hostname -i") == (0, "172.17.0.2\n", "")
+    assert sh(fake, "hostname nowhere; hostname -i") == (1, "", "hostname: nowhere: Host name lookup failure\n")
+    status, out, err = sh(fake, "ping -c 2 localhost")
+    assert (status, err) == (0, "")
+    assert out.startswith("PING localhost (127.0.0.1): 56 data bytes\n64 bytes from 127.0.0.1: seq=0 ttl=64 time=")
+    assert "\n--- localhost ping statistics ---\n2 packets transmitted, 2 packets received, 0% packet loss\n" \
+           "round-trip min/avg/max = " in out
+    assert sh(fake, "ping -c 1 172.17.0.1") == (1, "PING 172.17.0.1 (172.17.0.1): 56 data bytes\n\n"
+                                                   "--- 172.17.0.1 ping statistics ---\n1 packets transmitted, "
+                                                   "0 packets received, 100% packet loss\n", "")
+    assert sh(fake, "ping db") == (1, "", "ping: bad address 'db'\n")
+    assert sh(fake, "wget -q -O- http://db/") == (1, "", "wget: bad address 'db'\n")
+    assert sh(fake, "wget http://127.0.0.1:8080/") == (
+        1, "", "Connecting to 127.0.0.1:8080 (127.0.0.1:8080)\n"
+               "wget: can't connect to remote host (127.0.0.1): Connection refused\n")
+    assert sh(fake, "echo hi | nc localhost 9") == (
+        1, "", "nc: can't connect to remote host (127.0.0.1): Connection refused\n")
+    assert sh(fake, "nslookup db") == (1, ";; connection timed out; no servers could be reached\n\n", "")
+
+
+def test_a_network_less_namespace_cannot_even_send(k):
+    from minidocker.kernel.sim.userland.fake import FakeKernel, make_rootfs
+    fake = make_rootfs(FakeKernel())
+    fake.net = k.network.new_stack("bare")
+    fake.network = k.network
+    assert sh(fake, "ping -c1 10.0.0.1") == (1, "PING 10.0.0.1 (10.0.0.1): 56 data bytes\n",
+                                             "ping: sendto: Network is unreachable\n")
+    assert sh(fake, "wget http://10.0.0.1/")[2].endswith(
+        "wget: can't connect to remote host (10.0.0.1): Network is unreachable\n")
+
+
+# -- containers on networks, through the engine -------------------------------------------------------
+
+@pytest.fixture
+def sim(tmp_path):
+    from minidocker.engine import Engine
+    engine = Engine(tmp_path / "state", kernel=SimKernel())
+    engine.bootstrap("busybox")
+    yield engine
+    for row in engine.ps_rows():
+        engine.stop(row["Names"], timeout=0.2)
+
+
+def run(engine, script: str, **options) -> tuple[int, str, str]:
+    """A container attached to pipes: (exit code, stdout, stderr)."""
+    import os
+    from minidocker.runtime.supervisor import Attach
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        _, code = engine.run("busybox", ["sh", "-c", script], attach=Attach(None, out_w, err_w), **options)
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    with os.fdopen(out_r) as o, os.fdopen(err_r) as e:
+        return code, o.read(), e.read()
+
+
+def serve(engine, name: str, network: str, text: str, **options):
+    """A detached container serving ``text`` at / with busybox httpd on port 8080, once it listens."""
+    import time
+    script = f"mkdir /www && echo {text} > /www/index.html && httpd -f -p 8080 -h /www"
+    record, _ = engine.run("busybox", ["sh", "-c", script], name=name, network=network, detach_=True,
+                           **options)
+    ip_ = engine.inspect_container(name)["NetworkSettings"]["IPAddress"]
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            engine.kernel.connect(ip_, 8080).close()
+            return record, ip_
+        except OSError:
+            assert time.monotonic() < deadline, "httpd did not start listening"
+            time.sleep(0.05)
+
+
+def test_a_container_gets_eth0_on_the_default_bridge_with_a_default_route(sim):
+    code, out, err = run(sim, "ip addr show eth0 | grep 'inet '; ip route; hostname -i; ping -c 1 10.66.0.1 | head -2")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:5] == ["    inet 10.66.0.2/16 scope global eth0","default via 10.66.0.1 dev eth0 ", "10.66.0.0/16 dev eth0 scope link  src 10.66.0.2 ",
+                          "10.66.0.2", "PING 10.66.0.1 (10.66.0.1): 56 data bytes"]
+    assert lines[5].startswith("64 bytes from 10.66.0.1: seq=0 ttl=64 time=")
+    assert "minidocker0" in [l.name for l in sim.kernel.links()]
+    assert [l.name for l in sim.kernel.links() if l.kind == "veth"] == []   # gone with the container
+
+
+def test_containers_on_a_user_network_reach_each_other_by_name(sim):
+    sim.networks.create("web")
+    serve(sim, "web1", "web", "hello-from-web1")
+    code, out, err = run(sim, "grep web1 /etc/hosts; wget -qO- http://web1:8080/; ping -c 1 web1 | head -2",
+                         network="web")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:3] == ["10.67.0.2\tweb1", "hello-from-web1", "PING web1 (10.67.0.2): 56 data bytes"]
+    code, out, err = run(sim, "wget -O /tmp/page http://web1:8080/ && cat /tmp/page; wget -q http://web1:8080/x",
+                         network="web")
+    assert code == 1 and out == "hello-from-web1\n"
+    assert err == ("Connecting to web1:8080 (10.67.0.2:8080)\nsaving to '/tmp/page'\n"
+                   f"{'page':<20}100% |{'*' * 32}|    16  0:00:00 ETA\n'/tmp/page' saved\n"
+                   "wget: server returned error: HTTP/1.1 404 Not Found\n")
+
+
+def test_containers_on_different_networks_cannot_reach_each_other(sim):
+    sim.networks.create("web")
+    sim.networks.create("other")
+    _, ip_ = serve(sim, "web1", "web", "hello")
+    code, out, err = run(sim, f"grep -c web1 /etc/hosts; wget -qO- http://{ip_}:8080/; ping -c 1 {ip_} | tail -1",
+                         network="other")
+    assert out.splitlines() == ["0", "1 packets transmitted, 0 packets received, 100% packet loss"]
+    assert err == f"wget: can't connect to remote host ({ip_}): Connection timed out\n"
+    code, out, err = run(sim, f"wget -qO- http://{ip_}:8080/")   # nor from the default bridge
+    assert (code, err) == (1, f"wget: can't connect to remote host ({ip_}): Connection timed out\n")
+
+
+def test_network_none_has_only_lo(sim):
+    code, out, err = run(sim, "ip link | grep -c '^[0-9]'; ip route; hostname -i", network="none")
+    assert (code, out, err) == (0, "1\n127.0.1.1\n", "")
+
+
+def test_a_published_port_answers_a_real_request_from_the_host(sim):
+    import urllib.error
+    import urllib.request
+    serve(sim, "pub", "bridge", "published", publish=["127.0.0.1::8080"])
+    port = int(sim.inspect_container("pub")["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+        assert (answer.status, answer.read(), answer.headers["Content-Length"]) == (200, b"published\n", "10")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/missing", timeout=5)
+    assert info.value.code == 404
+
+
+def test_nc_carries_bytes_both_ways_between_containers(sim):
+    import time
+    sim.networks.create("chat")
+    sim.run("busybox", ["sh", "-c", "echo from-server | nc -l -p 9000 > /tmp/got; cat /tmp/got; sleep 10"],
+            name="server", network="chat", detach_=True)
+    deadline = time.monotonic() + 10
+    while True:
+        code, out, err = run(sim, "echo from-client | nc server 9000", network="chat")
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert (code, out, err) == (0, "from-server\n", "")
+    deadline = time.monotonic() + 5
+    while "from-client\n" not in [t for _, t in sim.logs("server")] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [t for _, t in sim.logs("server")] == ["from-client\n"]
+
+
+def test_a_container_cannot_reconfigure_its_network_without_cap_net_admin(sim):
+    code, out, err = run(sim, "ip link set eth0 down; echo $?; ip addr add 10.1.2.3/8 dev eth0; echo $?")
+    assert (out, err) == ("2\n2\n", "ip: SIOCSIFFLAGS: Operation not permitted\n"
+                                    "ip: RTNETLINK answers: Operation not permitted\n")
+
+
+def test_httpd_answers_as_busybox_does(sim):
+    serve(sim, "www", "bridge", "home")
+    code, out, err = run(sim, "printf 'GET /sub HTTP/1.0\\r\\n\\r\\n' | nc 10.66.0.2 8080; "
+                              "printf 'POST / HTTP/1.0\\r\\n\\r\\n' | nc 10.66.0.2 8080 | head -1; "
+                              "printf 'GET /../etc/passwd HTTP/1.0\\r\\n\\r\\n' | nc 10.66.0.2 8080 | head -1")
+    lines = out.replace("\r", "").splitlines()
+    assert lines[0] == "HTTP/1.1 404 Not Found" and "<BODY><H1>404 Not Found</H1>" in out
+    assert lines[-2:] == ["HTTP/1.1 501 Not Implemented", "HTTP/1.1 400 Bad Request"]
+
+
+def test_the_cli_publishes_a_simulated_containers_port_on_the_real_loopback(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def md(*args):
+        return subprocess.run([sys.executable, "-m", "minidocker", *args], env=env, text=True,
+                              capture_output=True, timeout=60)
+
+    r = md("run", "-d", "--name", "site", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+           "echo via-the-cli > /index.html && httpd -f -p 80 -h /")
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    assert answer.read() == b"via-the-cli\n"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        [info] = json.loads(md("inspect", "site").stdout)
+        assert info["NetworkSettings"]["IPAddress"] == "10.66.0.2"
+    finally:
+        md("rm", "-f", "site")
