@@ -578,3 +578,9 @@ def test_the_cli_publishes_a_simulated_containers_port_on_the_real_loopback(tmp_
         assert info["NetworkSettings"]["IPAddress"] == "10.66.0.2"
     finally:
         md("rm", "-f", "site")
+
+
+def test_the_list_of_supported_commands_names_the_network_applets():
+    from minidocker.kernel.sim.userland import not_found
+    supported = not_found("vim").split("(supported: ")[1].rstrip(")").split(", ")
+    assert {"httpd", "ip", "nc", "ping", "wget", "curl", "nslookup"} <= set(supported)

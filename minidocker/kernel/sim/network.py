@@ -177,7 +177,6 @@ class NetStack:
         self.ip_forward = ip_forward
         self.filter = Netfilter()
         self.ports = Ports()
-        self.alive = True
         self._index = itertools.count(1)
         self._new("lo", "loopback", 65536, mac="00:00:00:00:00:00")
 
@@ -195,9 +194,6 @@ class NetStack:
         if iface is None:
             raise _no_device(name)
         return iface
-
-    def by_index(self, index: int) -> Iface | None:
-        return next((i for i in self.ifaces.values() if i.index == index), None)
 
     def add_link(self, name: str, kind: str, *, peer: str | None = None,
                  peer_stack: "NetStack | None" = None, mtu: int | None = None) -> Iface:
@@ -264,7 +260,6 @@ class NetStack:
     def gone(self) -> None:
         """The namespace is destroyed: its interfaces go, veth peers elsewhere with them."""
         with self.net.lock:
-            self.alive = False
             for iface in list(self.ifaces.values()):
                 self._unregister(iface)
                 if iface.peer is not None and iface.peer.stack is not self:
@@ -324,7 +319,8 @@ class NetStack:
         return max(found, key=lambda r: r.dst.prefixlen) if found else None
 
     def table(self) -> list[RouteEntry]:
-        return sorted(self.routes, key=RouteEntry.sort_key)
+        with self.net.lock:
+            return sorted(self.routes, key=RouteEntry.sort_key)
 
     def owner(self, ip: ipaddress.IPv4Address) -> Iface | None:
         """The up interface that makes ``ip`` local (the local table), if any."""
@@ -345,10 +341,12 @@ class NetStack:
                      for a in i.addrs), None)
 
     def _by_index(self) -> list[Iface]:
-        return sorted(self.ifaces.values(), key=lambda i: i.index)
+        with self.net.lock:
+            return sorted(self.ifaces.values(), key=lambda i: i.index)
 
     def links(self) -> list[Link]:
-        return [i.link() for i in self._by_index()]
+        with self.net.lock:
+            return [i.link() for i in self._by_index()]
 
     def interfaces(self) -> list:
         """The interfaces as ``userland.api.Interface`` (what ``ip link`` needs)."""
