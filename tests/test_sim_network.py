@@ -181,6 +181,23 @@ def test_a_bridge_port_shows_its_master_and_is_freed_when_the_bridge_goes(k):
         assert {l.name: l.master for l in k.links()}["vethD"] == ""
 
 
+def test_a_bridge_takes_the_smallest_mtu_of_its_ports_unless_one_was_set(k):
+    with namespace(k) as ns:
+        k.link_add("br0", "bridge")
+        k.link_add("vethE", "veth", peer="eth0", peer_netns=ns, mtu=1400)
+        mtu = lambda: {l.name: l.mtu for l in k.links()}["br0"]
+        assert mtu() == 1500
+        k.link_set("vethE", master="br0")
+        assert mtu() == 1400
+        k.link_set("vethE", mtu=1300)
+        assert mtu() == 1300
+        k.link_set("vethE", master="")
+        assert mtu() == 1500
+        k.link_set("br0", mtu=1280)
+        k.link_set("vethE", master="br0")
+        assert mtu() == 1280                            # set by hand: it stays
+
+
 def test_macs_are_seeded_so_every_run_shows_the_same_ones(k):
     other = SimKernel()
     for kernel in (k, other):

@@ -22,7 +22,9 @@ Interfaces
     administered, unicast); here they come from a generator seeded per kernel,
     so a lesson shows the same addresses every time.
   * ``up`` is IFF_UP; the carrier (IFF_LOWER_UP) of a veth end needs both ends
-    up. A bridge port (``master``) hands what it receives to its bridge.
+    up. A bridge port (``master``) hands what it receives to its bridge. A bridge
+    whose MTU nobody set takes the smallest of its ports' (1500 without ports), as
+    ``br_mtu_auto_adjust`` keeps it whenever a port comes, goes or changes its MTU.
   * Deleting either end of a veth pair deletes both. When a namespace goes (its
     last process exited), its veth ends are unregistered and their peers with
     them, as ``default_device_exit_batch`` does; a bridge in it goes too.
@@ -104,6 +106,7 @@ class Iface:
     def __init__(self, stack: "NetStack", name: str, kind: str, index: int, mac: str, mtu: int):
         self.stack, self.name, self.kind, self.index, self.mac, self.mtu = stack, name, kind, index, mac, mtu
         self.up = False
+        self.mtu_by_user = False      # a bridge's MTU set with `ip link set … mtu`
         self.master: Iface | None = None
         self.peer: Iface | None = None
         self.addrs: list[ipaddress.IPv4Interface] = []
@@ -229,8 +232,11 @@ class NetStack:
                     raise _error(errno.EOPNOTSUPP, what)
             if mtu is not None:
                 iface.mtu = _check_mtu(mtu, what)
+                iface.mtu_by_user = iface.kind == "bridge"
             if master is not None:
-                iface.master = bridge
+                old, iface.master = iface.master, bridge
+                _bridge_mtu(old)
+            _bridge_mtu(iface.master)
             if up is not None and up != iface.up:
                 iface.up = up
                 if up:
@@ -256,6 +262,7 @@ class NetStack:
         self.routes = [r for r in self.routes if r.dev is not iface]
         for port in iface.ports:
             port.master = None
+        _bridge_mtu(iface.master)
 
     def gone(self) -> None:
         """The namespace is destroyed: its interfaces go, veth peers elsewhere with them."""
@@ -472,6 +479,11 @@ class Network:
                 return fail(errno.EHOSTUNREACH, f"no route to host (nobody answers for {hop} on {out.name})")
             steps.append(f"{stack.label}: out {out.name} to {hop}, in {nbr.name} of {nbr.stack.label}")
             stack, came_in = nbr.stack, nbr
+
+
+def _bridge_mtu(bridge: Iface | None) -> None:
+    if bridge is not None and not bridge.mtu_by_user:
+        bridge.mtu = min((p.mtu for p in bridge.ports), default=1500)
 
 
 def _segment(out: Iface) -> list[Iface]:
