@@ -36,6 +36,11 @@ NOT_MODELLED = {
                                 "the simulated sh as a child; scenarios end in `; true`",
     "compound background jobs": "the simulated sh runs a simple `cmd &` beside itself, but a "
                                 "compound one (`{ …; } &`, `a && b &`) to its end first",
+    "the world outside": "the simulated machine has an uplink whose gateway never answers (no "
+                         "route to host); the test suite's namespace has no uplink at all (network "
+                         "unreachable), so scenarios stay inside the machine",
+    "random addresses": "Linux draws MAC addresses at random, the simulator from a seed; "
+                        "interface indexes differ too (they count the host's interfaces)",
 }
 
 # name, shell command, run options
@@ -87,6 +92,16 @@ SCENARIOS = [
      {"pids_limit": 4}),
     ("--pids-limit stops a process tree", "sh -c 'sh -c \"sh -c true; true\"; true' 2>&1; echo $?",
      {"pids_limit": 2}),
+    ("the routes of a container", "ip route", {}),
+    ("eth0's address", "ip addr show eth0 | grep 'inet '", {}),
+    ("the links, addresses and indexes aside",
+     "ip link | sed -e 's/@if[0-9]*/@ifN/' -e 's/ether [0-9a-f:]*/ether MAC/'", {}),
+    ("hostname -i", "hostname -i", {}),
+    ("the gateway answers a ping", "ping -c 1 10.66.0.1 | grep -c 'bytes from'", {}),
+    ("a closed port on the host", "wget -qO- http://10.66.0.1:9/; echo $?", {}),
+    ("a name nobody knows", "wget -qO- http://nowhere.invalid/; ping -c 1 nowhere.invalid; true", {}),
+    ("--network none has only lo", "ip link | grep -c mtu; ip route; hostname -i; "
+                                   "wget -qO- http://10.66.0.1/; true", {"network": "none"}),
 ]
 
 
@@ -172,3 +187,37 @@ def test_a_build_gives_the_same_layers_and_cache_decisions_on_both_kernels(engin
     assert ("app/tools/tool", 33, 33) in seen["sim"][1]     # COPY --from keeps the owner
     assert "app/tools/tool" in layers[4]
     assert "app/unpacked/inner/x.txt" in layers[5]          # ADD unpacks a local tar
+
+
+def _serve(engine, name: str, network: str) -> str:
+    """A detached httpd on ``network``; its address once a client there gets an answer."""
+    import time
+    engine.run("busybox", ["sh", "-c", "mkdir /www && echo served > /www/index.html && "
+                           "httpd -f -p 8080 -h /www"], name=name, network=network, detach_=True)
+    deadline = time.monotonic() + 15
+    while observe(engine, f"wget -qO- http://{name}:8080/", network=network)[0] != 0:
+        assert time.monotonic() < deadline, "httpd did not answer"
+        time.sleep(0.1)
+    return engine.inspect_container(name)["NetworkSettings"]["IPAddress"]
+
+
+def test_containers_reach_each_other_by_name_and_other_networks_not_on_both_kernels(engines):
+    from minidocker.runtime import netsetup
+    seen = {}
+    for kind, engine in engines.items():
+        nets = [engine.networks.create(n) for n in ("diff-a", "diff-b")]
+        try:
+            ip_ = _serve(engine, "diff-web", "diff-a")
+            same = observe(engine, "wget -qO- http://diff-web:8080/; ping -c 1 diff-web | grep -c ttl=64",
+                           network="diff-a")
+            apart = observe(engine, f"grep -c diff-web /etc/hosts; ping -c 1 -W 1 {ip_} | tail -1",
+                            network="diff-b")
+            seen[kind] = (same, apart)
+        finally:
+            engine.rm("diff-web", force=True)
+            for net in nets:
+                engine.networks.remove(net.name, lambda cid: False)
+                netsetup.remove_bridge(engine.kernel, net)
+    assert seen["sim"] == seen["linux"]
+    assert seen["sim"] == ((0, "served\n1\n", "", False),
+                           (0, "0\n1 packets transmitted, 0 packets received, 100% packet loss\n", "", False))

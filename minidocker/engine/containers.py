@@ -124,9 +124,7 @@ class ContainerVerbs:
     def _network_options(self, network: str | None, publish, publish_all: bool, exposed: list[str]):
         """``--network`` and ``-p``/``-P``/``--expose`` checked: (network name, port bindings)."""
         from ..runtime import netspec
-        # Docker's default is the bridge network; a simulator that does not model the
-        # network yet keeps containers to loopback.
-        network = network or ("none" if self.kernel.simulated else netspec.DEFAULT_NETWORK)
+        network = network or netspec.DEFAULT_NETWORK   # Docker's default, on both kernels
         if network not in ("none", "host"):
             try:
                 found = self.networks.find(network)

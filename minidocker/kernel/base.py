@@ -13,7 +13,6 @@ file descriptor, ``dir_fd`` makes ``path`` relative to a directory descriptor.
 from __future__ import annotations
 
 import abc
-import errno
 import os
 from dataclasses import dataclass, field
 
@@ -263,47 +262,47 @@ class Kernel(abc.ABC):
     # -- network (rtnetlink and the packet filter) ---------------------------------
     # ``netns`` names a network namespace file (``/proc/PID/ns/net``); None is the
     # caller's own. Interfaces are named, as with ``ip link``.
+    @abc.abstractmethod
     def link_add(self, name: str, kind: str, *, peer: str | None = None,
                  peer_netns: str | None = None, mtu: int | None = None,
                  netns: str | None = None) -> None:
         """``ip link add NAME type KIND``: a "bridge", a "dummy", or a "veth" pair whose
         ``peer`` end is created directly in ``peer_netns``."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def link_set(self, name: str, *, up: bool | None = None, master: str | None = None,
                  mtu: int | None = None, netns: str | None = None) -> None:
         """``ip link set NAME [up|down] [master BRIDGE] [mtu N]``; ``master=""`` detaches."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def link_delete(self, name: str, *, netns: str | None = None) -> None:
         """``ip link del NAME`` (a veth pair goes as a whole)."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def addr_add(self, name: str, cidr: str, *, netns: str | None = None) -> None:
         """``ip addr add CIDR dev NAME``."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def route_add(self, dst: str, gateway: str, *, netns: str | None = None) -> None:
         """``ip route add DST via GATEWAY`` (``dst`` "default" or a CIDR)."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def links(self, *, netns: str | None = None) -> list[Link]:
         """Every interface of the namespace, with its IPv4 addresses."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def routes(self, *, netns: str | None = None) -> list[Route]:
         """The IPv4 routes of the namespace's main table."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def firewall(self, rule: FirewallRule, add: bool = True) -> bool:
         """Add ``rule`` at the end of its chain (creating the chain) unless it is there
         already, or delete it if present. False when the kernel has no packet filter
         to program (the rule is then not in force)."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
+    @abc.abstractmethod
     def firewall_rules(self, table: str) -> list[FirewallRule]:
         """The rules of ``table`` in every chain, in order."""
-        raise OSError(errno.ENOSYS, "this kernel does not model networks")
 
     def open_port(self, host_ip: str, port: int, proto: str = "tcp"):
         """A socket of the host's own network, bound to ``host_ip:port`` (listening, for

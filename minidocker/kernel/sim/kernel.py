@@ -5,12 +5,21 @@ process (a thread here) with copies of its parent's descriptors and the
 same namespaces; ``unshare`` gives it new ones; ``mount``, ``pivot_root``
 and ``umount`` change its mount namespace (``mounts.py``); ``execve`` runs a
 program of ``userland/`` in it; the cgroup files are a model of cgroup v2
-(``cgroups.py``); ``/proc`` is generated (``procfs.py``).
+(``cgroups.py``); ``/proc`` is generated (``procfs.py``); network
+namespaces, the packet filter and sockets are ``network.py``,
+``netfilter.py`` and ``sockets.py``.
 
 What needs root on real files — owners, device nodes such as whiteouts,
 ``trusted.*`` attributes — is kept by ``meta.Meta``, so the simulated root
 needs no real root. The runtime's own process is a process here too (the
 "host"), with its real descriptors and the real filesystem as its root.
+
+Networks: the host's network namespace is the simulated machine's (``lo`` and
+an uplink ``eth0``, see ``network.py``), not the real one. ``connect`` from the
+host reaches simulated listeners through the model and returns a real socket;
+``open_port`` is the base class's, a real socket of the real host: the
+published ports of simulated containers are real ports (loopback or any
+address the machine has), relayed by the runtime's port proxy.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from .files import SIM_FD_BASE, UMASK, SimFiles
 from .fs import FS, HostFS, MemFS, OverlayFS
 from .meta import Meta, host_path
 from .mounts import Loc, MountEntry, MountNamespace
+from .network import Network, NetStack, sysctl_read, sysctl_write
 from .process import (FdTable, Namespace, NetNamespace, OpenFile, PidNamespace, SimExit,
                       SimProcess, UtsNamespace)
 from .procfs import ProcFS
@@ -43,6 +53,7 @@ _MEMORY_FS = {"tmpfs": 0o755, "devpts": 0o755, "mqueue": 0o1777, "sysfs": 0o555,
 _FD_LINK = re.compile(r"^/proc/self/fd/(\d+)$")
 _NS_FILE = re.compile(r"^/proc/(self|\d+)/ns/(\w+)$")
 _PROC_FILE = re.compile(r"^/proc/(self|\d+)/(\w+)$")
+_NET_SYSCTL = "/proc/sys/net/"
 # Busybox's shell runs applets in a forked copy of itself (FEATURE_PREFER_APPLETS).
 _SHELLS = {"sh", "ash", "busybox"}
 _FATAL_BY_DEFAULT = {signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL, signal.SIGTERM,
@@ -71,12 +82,13 @@ class SimKernel(Kernel):
         host = HostFS("/", self.meta)
         self.host_ns = MountNamespace(MountEntry(host, host.root(), source="/dev/root"))
         root = Loc(self.host_ns.root, host.root())
+        self.network = Network()
+        self.network.host.set_link("lo", up=True)
+        self.network.add_uplink(self.network.host)
         self._host_template = dict(mnt=self.host_ns, root=root, cwd=root, pid_ns=self.root_pid_ns,
                                    uts=UtsNamespace("uts", hostname=os.uname().nodename),
-                                   ipc=Namespace("ipc"), net=NetNamespace("net"),
+                                   ipc=Namespace("ipc"), net=NetNamespace("net", stack=self.network.host),
                                    cgroup_ns=Namespace("cgroup"))
-        self._net_host = self._host_template["net"]
-        self._net_host.interfaces["lo"]["up"] = True
         self.registry = None   # set by bind_state_root: reaching other minidocker processes
 
     def bind_state_root(self, root) -> None:
@@ -365,6 +377,9 @@ class SimKernel(Kernel):
         if self.registry is not None:
             self.registry.release(proc.pid)
         proc.fds.close_all()
+        for sock in proc.sockets:
+            sock.close()
+        proc.sockets.clear()
         with self._lock:
             if self.cgroups_has(proc.pid):
                 self.cgroups.remove_process(proc.pid)
@@ -379,6 +394,7 @@ class SimKernel(Kernel):
         with proc.done:
             proc.state, proc.status = "Z", status
             proc.done.notify_all()
+        self._leave_net(proc.net)
         parent = self.processes.get(proc.ppid)
         if parent is not None:
             with parent.done:
@@ -485,29 +501,40 @@ class SimKernel(Kernel):
         if flags & CLONE_NEWIPC:
             p.ipc = Namespace("ipc")
         if flags & CLONE_NEWNET:
-            p.net = NetNamespace("net")
+            old, p.net = p.net, NetNamespace("net")
+            p.net.stack = self.network.new_stack(f"net:[{p.net.inode}]")
+            self._leave_net(old)
         if flags & CLONE_NEWCGROUP:
             p.cgroup_ns = Namespace("cgroup")
 
-    def setns(self, path, nstype):
+    def _ns_target(self, path: str) -> tuple[SimProcess, str]:
+        """The process whose namespace the file ``/proc/PID/ns/KIND`` is, and KIND."""
         m = _NS_FILE.match(path)
         if m is None:
             raise _err(errno.EINVAL, path)
         me = self.current()
         who, kind = m.groups()
         target = me if who == "self" else self._by_proc_pid(int(who), me)
-        if target is None:
+        if target is None or target.status is not None:
             if self.registry is not None and who != "self" and self.registry.host_of(int(who)):
                 raise MinidockerError("exec: the simulator cannot join a container that another "
                                       "minidocker process runs; exec works from the process that "
                                       "started it (a notebook's Engine, say)")
             raise _err(errno.ENOENT, path)
+        return target, kind
+
+    def setns(self, path, nstype):
+        target, kind = self._ns_target(path)
+        me = self.current()
         if kind == "pid":
             me.children_ns = None if target is me else target.pid_ns
         elif kind == "mnt":
             me.mnt, me.root, me.cwd = target.mnt, target.root, target.root
-        elif kind in ("uts", "ipc", "net"):
+        elif kind in ("uts", "ipc"):
             setattr(me, kind, getattr(target, kind))
+        elif kind == "net":
+            old, me.net = me.net, target.net
+            self._leave_net(old)
         elif kind == "cgroup":
             me.cgroup_ns = target.cgroup_ns
         else:
@@ -524,7 +551,60 @@ class SimKernel(Kernel):
         p.sid = p.pid
 
     def loopback_up(self):
-        self.current().net.interfaces["lo"]["up"] = True
+        self.current().net.stack.set_link("lo", up=True)
+
+    # -- network: rtnetlink, the packet filter, sockets (network.py) --------------------------
+    def _leave_net(self, ns: NetNamespace) -> None:
+        """A process left ``ns``: with nobody left in it, the namespace goes (and its veths)."""
+        with self._lock:
+            if ns.stack is self.network.host or any(q.net is ns and q.status is None
+                                                    for q in self.processes.values()):
+                return
+        ns.stack.gone()
+
+    def _net(self, netns: str | None) -> NetStack:
+        if netns is None:
+            return self.current().net.stack
+        target, kind = self._ns_target(netns)
+        if kind != "net":
+            raise _err(errno.EINVAL, netns)
+        return target.net.stack
+
+    def link_add(self, name, kind, *, peer=None, peer_netns=None, mtu=None, netns=None):
+        far = self._net(peer_netns) if peer_netns else None
+        self._net(netns).add_link(name, kind, peer=peer, peer_stack=far, mtu=mtu)
+
+    def link_set(self, name, *, up=None, master=None, mtu=None, netns=None):
+        self._net(netns).set_link(name, up=up, master=master, mtu=mtu)
+
+    def link_delete(self, name, *, netns=None):
+        self._net(netns).delete_link(name)
+
+    def addr_add(self, name, cidr, *, netns=None):
+        self._net(netns).add_address(name, cidr)
+
+    def route_add(self, dst, gateway, *, netns=None):
+        self._net(netns).add_route(dst, gateway)
+
+    def links(self, *, netns=None):
+        return self._net(netns).links()
+
+    def routes(self, *, netns=None):
+        return [r.route() for r in self._net(netns).table()]
+
+    def firewall(self, rule, add=True):
+        stack = self._net(None)
+        with self.network.lock:
+            stack.filter.apply(rule, add)
+        return True
+
+    def firewall_rules(self, table):
+        stack = self._net(None)
+        with self.network.lock:
+            return stack.filter.rules(table)
+
+    def connect(self, ip, port, proto="tcp"):
+        return self.network.connect(self._net(None), ip, port, proto)
 
     def set_identity(self, uid, gid, groups):
         p = self.current()
@@ -823,6 +903,8 @@ class SimKernel(Kernel):
         p = self.current()
         if self._cgroup_path(path):
             return self.cgroups.read_file(path)
+        if path.startswith(_NET_SYSCTL):
+            return sysctl_read(p.net.stack, path)
         m = _PROC_FILE.match(path)
         if m and p.host:
             who, name = m.groups()
@@ -846,6 +928,8 @@ class SimKernel(Kernel):
     def write_file(self, path, data):
         if self._cgroup_path(path):
             return CgroupFS(self.cgroups, self.current().pid).write_file(path, data)
+        if path.startswith(_NET_SYSCTL):
+            return sysctl_write(self.current().net.stack, path, data)
         fd = self.fs.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
             self.fs.write(fd, data.encode())

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .mounts import Loc, MountNamespace
+    from .network import NetStack
 
 _ns_inodes = itertools.count(4026532000)
 
@@ -65,8 +66,7 @@ class UtsNamespace(Namespace):
 
 @dataclass(eq=False)
 class NetNamespace(Namespace):
-    interfaces: dict[str, dict] = field(default_factory=lambda: {"lo": {"up": False,
-                                                                        "addrs": ["127.0.0.1/8"]}})
+    stack: "NetStack | None" = None   # its interfaces, routes, packet filter, ports (network.py)
 
 
 class OpenFile:
@@ -181,6 +181,7 @@ class SimProcess:
     rss: int = 0
     cpu_mark: float = 0.0                            # thread CPU time at the last poll
     tty: int | None = None                           # its controlling terminal's descriptor
+    sockets: list = field(default_factory=list)      # listeners and connections, closed at exit
 
     @property
     def effective_capabilities(self) -> frozenset[int] | None:

@@ -7,7 +7,8 @@ there — that is how a container's ``ps`` shows its own program as PID 1.
 are "magic links": looking them up lands on the open file or directory
 itself, not on the text ``readlink`` shows. The files Docker masks
 (``kcore``, ``keys``, ``timer_list`` …) exist so that masking them can be
-seen to work.
+seen to work. ``/proc/sys/net/ipv4/ip_forward`` is the reader's network
+namespace's (``network.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import stat
 
 from .fs import FS
 from .meta import SimStat
+from .network import sysctl_read
 from .process import PidNamespace, SimProcess
 
 TYPE_CHECKING = False
@@ -31,6 +33,9 @@ _TOP_FILES = ("cpuinfo", "filesystems", "interrupts", "keys", "loadavg", "meminf
 _TOP_DIRS = ("acpi", "bus", "fs", "irq", "sys")
 _PID_FILES = ("cgroup", "cmdline", "comm", "environ", "mountinfo", "mounts", "stat", "status")
 _NS_KINDS = ("cgroup", "ipc", "mnt", "net", "pid", "uts")
+_SYS_DIRS = {("sys",): ["kernel", "net"], ("sys", "kernel"): ["hostname"], ("sys", "net"): ["ipv4"],
+             ("sys", "net", "ipv4"): ["ip_forward"]}
+_SYS_FILES = {("sys", "kernel", "hostname"), ("sys", "net", "ipv4", "ip_forward")}
 
 
 def _err(code: int) -> OSError:
@@ -84,10 +89,10 @@ class ProcFS(FS):
             return None
         if len(key) == 1 and head in _TOP_FILES:
             return _FILE
-        if key == ("sys", "kernel", "hostname"):
+        if key in _SYS_FILES:
             return _FILE
         if head in _TOP_DIRS:
-            return _DIR if len(key) == 1 or key == ("sys", "kernel") else None
+            return _DIR if len(key) == 1 or key in _SYS_DIRS else None
         return None
 
     def lookup(self, key, name):
@@ -113,10 +118,8 @@ class ProcFS(FS):
             return sorted(_NS_KINDS)
         if key[0].isdigit() and key[1:] == ("fd",):
             return [str(fd) for fd in sorted(self._proc(key[0]).fds.entries)]
-        if key == ("sys",):
-            return ["kernel"]
-        if key == ("sys", "kernel"):
-            return ["hostname"]
+        if key in _SYS_DIRS:
+            return list(_SYS_DIRS[key])
         if self._kind(key) == _DIR:
             return []
         raise _err(errno.ENOTDIR)
@@ -165,6 +168,8 @@ class ProcFS(FS):
             raise _err(errno.EISDIR if self._kind(key) == _DIR else errno.ENOENT)
         if key == ("sys", "kernel", "hostname"):
             return self.k.current().uts.hostname + "\n"
+        if key[0] == "sys":
+            return sysctl_read(self.k.current().net.stack, "/proc/" + "/".join(key))
         if len(key) == 1:
             return self._top(key[0])
         p = self._proc(key[0])

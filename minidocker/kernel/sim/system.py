@@ -5,7 +5,9 @@ directory and mount namespace; ``processes`` lists its PID namespace;
 ``allocate`` charges its cgroup, whose limit may end it as the OOM killer
 would; a pending fatal signal ends it at its next call (``Killed``).
 ``run`` is fork + execve + wait: the child runs to its end in the same
-thread, which is all a shell needs (no ``&`` jobs yet).
+thread, which is all a shell needs (no ``&`` jobs yet). The network calls
+(``network.NetworkCalls``) act in the process's network namespace; its
+sockets close when it exits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import select
 import stat
 import time
 
+from .network import NetworkCalls
 from .process import SimExit, SimProcess
 from .userland.api import Killed, ProcessInfo, Stat
 
@@ -115,7 +118,7 @@ def _stat(st) -> Stat:
                 st.st_mtime, st.st_rdev)
 
 
-class SimSystem:
+class SimSystem(NetworkCalls):
     """``api.System`` for one simulated process."""
 
     def __init__(self, k: "SimKernel", p: SimProcess, stdin, stdout, stderr):
@@ -143,6 +146,16 @@ class SimSystem:
     def _check(self) -> None:
         if self.p.pending:
             raise Killed(self.p.pending.pop(0))
+
+    def _netstack(self):
+        return self.k.network, self.p.net.stack
+
+    def _sockets(self) -> list:
+        return self.p.sockets
+
+    def _capable(self, cap: int) -> bool:
+        caps = self.p.effective_capabilities
+        return caps is None or cap in caps
 
     def getcwd(self) -> str:
         return self.k.fs.getcwd()

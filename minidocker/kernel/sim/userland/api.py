@@ -7,6 +7,11 @@ identity, environment and standard streams, the process table of its PID
 namespace, its hostname, time, memory. The kernel gives each simulated process
 its own ``System``; tests give programs an in-memory stand-in.
 
+The network is the process's network namespace: its interfaces and routes as
+rtnetlink reports them, ``ping`` (an ICMP echo and its reply), and sockets —
+``connect`` and ``listen`` with IPv4 addresses (names are the program's
+business: ``/etc/hosts``), connections as ``Socket`` objects.
+
 Errors are raised as ``OSError`` with a real ``errno`` (``FileNotFoundError``,
 ``IsADirectoryError``, ``PermissionError``, ``OSError(errno.EROFS, …)``, …), so
 programs print them the way busybox does (``cat: can't open 'x': No such file
@@ -49,6 +54,48 @@ class ProcessInfo:
     argv: tuple[str, ...]
     rss: int = 0         # bytes charged to the process
     comm: str = ""       # the command name (/proc/PID/comm); "" means argv[0]'s basename
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One network interface of the caller's namespace, as rtnetlink reports it."""
+
+    index: int
+    name: str
+    kind: str            # "loopback", "bridge", "veth", "dummy", "device" (a network card)
+    up: bool             # IFF_UP: switched on
+    carrier: bool        # IFF_LOWER_UP: the link works (a veth: its peer is up too)
+    mtu: int
+    mac: str
+    master: str = ""     # the bridge it is a port of
+    link_index: int = 0  # a veth end: its peer's index, counted in the peer's namespace
+    addresses: tuple[str, ...] = ()   # IPv4, as "10.66.0.2/16"
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route of the main table."""
+
+    dst: str             # "default" or a CIDR
+    dev: str
+    gateway: str = ""
+    src: str = ""        # a connected route: the address it came with (scope link)
+
+
+class Socket(Protocol):
+    """A connection (``connect``, ``Listener.accept``): bytes both ways."""
+
+    peer: tuple[str, int]
+    def send(self, data: bytes) -> None: ...      # EPIPE once the peer has closed
+    def recv(self, n: int = 65536) -> bytes: ...  # b"" at the end of the peer's data
+    def shutdown(self) -> None: ...               # no more to send: the peer reads the end
+    def close(self) -> None: ...
+
+
+class Listener(Protocol):
+    port: int
+    def accept(self) -> Socket: ...               # waits for the next connection
+    def close(self) -> None: ...
 
 
 class Killed(BaseException):
@@ -130,3 +177,18 @@ class System(Protocol):
     def time(self) -> float: ...                               # the (injectable) clock
     def allocate(self, nbytes: int) -> None: ...               # charge memory; the cgroup may OOM-kill (Killed(9))
     def free(self, nbytes: int) -> None: ...
+
+    # -- network (the process's network namespace) --------------------------------
+    def interfaces(self) -> list[Interface]: ...               # by index
+    def routes(self) -> list[RouteInfo]: ...                   # the main table, as `ip route` orders it
+    def ping(self, address: str) -> int | None: ...
+        # one echo request to an IPv4 address: the TTL its reply arrives with, None when
+        # no reply comes; OSError when it cannot even be sent (ENETUNREACH)
+    def connect(self, address: str, port: int, proto: str = "tcp") -> Socket: ...
+        # OSError: ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ETIMEDOUT, as Linux's
+    def listen(self, port: int, proto: str = "tcp", address: str = "0.0.0.0") -> Listener: ...
+        # EADDRINUSE, EADDRNOTAVAIL; port 0 picks a free one
+    def configure_link(self, name: str, *, up: bool | None = None, mtu: int | None = None) -> None: ...
+    def add_address(self, name: str, cidr: str) -> None: ...
+    def add_route(self, dst: str, gateway: str) -> None: ...
+        # `ip link set` / `ip addr add` / `ip route add`: EPERM without CAP_NET_ADMIN

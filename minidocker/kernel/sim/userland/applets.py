@@ -2,8 +2,8 @@
 ``main(sys, argv)``, and ``busybox`` is the multi-call binary itself
 (``busybox APPLET ARGS``, ``busybox --list``, ``busybox`` alone for the banner).
 
-The applets live by concern in ``coreutils`` (files), ``textutils`` (text)
-and ``procutils`` (processes, identity, the machine, the network).
+The applets live by concern in ``coreutils`` (files), ``textutils`` (text),
+``procutils`` (processes, identity, the machine) and ``netutils`` (the network).
 ``EXTRA`` holds programs that are not busybox's but that lessons need
 (``memhog``, ``stress``, ``curl``): they run only where a file for them is
 installed (a package, or a ``#!minidocker-sim NAME`` file).
@@ -11,15 +11,17 @@ installed (a package, or a ``#!minidocker-sim NAME`` file).
 
 from __future__ import annotations
 
-from . import coreutils, procutils, textutils
+from . import coreutils, netutils, procutils, textutils
 from .common import BUSYBOX_VERSION, enc, out, progname
 
 APPLETS: dict = {}
 APPLETS.update(coreutils.APPLETS)
 APPLETS.update(textutils.APPLETS)
 APPLETS.update(procutils.APPLETS)
+APPLETS.update(netutils.APPLETS)
 
 EXTRA: dict = dict(procutils.EXTRA)
+EXTRA.update(netutils.EXTRA)
 
 
 def _shell(sys, argv):

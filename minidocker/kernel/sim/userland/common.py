@@ -38,6 +38,15 @@ ERRNO_TEXT = {
     errno.ENAMETOOLONG: "File name too long",
     errno.EBADF: "Bad file descriptor",
     errno.ENOEXEC: "Exec format error",
+    errno.ENODEV: "No such device",
+    errno.EPIPE: "Broken pipe",
+    errno.ECONNREFUSED: "Connection refused",
+    errno.ECONNRESET: "Connection reset by peer",
+    errno.ENETUNREACH: "Network is unreachable",
+    errno.EHOSTUNREACH: "No route to host",
+    errno.ETIMEDOUT: "Connection timed out",
+    errno.EADDRINUSE: "Address already in use",
+    errno.EADDRNOTAVAIL: "Cannot assign requested address",
 }
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -6,8 +6,11 @@ notebook cell that wants to try ``sh`` without the whole simulated kernel.
 owners; no permission checks — everyone is root here), a process table with
 pids from 1, a controllable clock (``now``; ``sleep`` advances it), memory
 accounting with an optional limit (an allocation past it OOM-kills the
-allocating process: ``Killed(9)``, recorded in ``oom_kills``), a hostname and
-a mount table text. ``FakeSystem`` is one process's view (cwd, environment,
+allocating process: ``Killed(9)``, recorded in ``oom_kills``), a hostname,
+a mount table text, and a network namespace of the simulator's model
+(``network.py``) with ``lo`` and an ``eth0`` of 172.17.0.2/16 (Docker's first
+container address, as the fake's ``/etc/hosts`` has it); everyone holds
+CAP_NET_ADMIN. ``FakeSystem`` is one process's view (cwd, environment,
 streams). ``run`` does what the real kernel's does: PATH lookup, ``identify``
 for ``#!`` files, ``lookup(basename)`` otherwise, ``sim: command not found``
 and 127 when nothing fits, 128+N when the child is killed by signal N.
@@ -29,6 +32,7 @@ import stat as st
 from dataclasses import dataclass, field
 
 from . import COMMANDS, identify, lookup, missing, not_found
+from ..network import Network, NetworkCalls
 from .api import Killed, ProcessInfo, Stat
 from .common import DEFAULT_PATH, resolve_links
 
@@ -109,6 +113,11 @@ class FakeKernel:
     procs: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self.network = Network()
+        self.net = self.network.new_stack("fake")
+        self.net.set_link("lo", up=True)
+        self.network.add_uplink(self.net, "eth0", "02:42:ac:11:00:02", "172.17.0.2/16", "172.17.0.1")
+        self.sockets: list = []
         self._ino = 1
         self.root = Node(st.S_IFDIR | 0o755, self._next_ino(), self.now)
         self.root.nlink = 2
@@ -228,7 +237,7 @@ class FakeKernel:
         return result
 
 
-class FakeSystem:
+class FakeSystem(NetworkCalls):
     """One simulated process: implements ``api.System`` over a ``FakeKernel``."""
 
     def __init__(self, kernel: FakeKernel, pid: int, ppid: int, uid: int, gid: int, cwd: str,
@@ -256,6 +265,18 @@ class FakeSystem:
 
     def sethostname(self, name: str) -> None:
         self.kernel.hostname = name
+
+    def _netstack(self):
+        return self.kernel.network, self.kernel.net
+
+    def _sockets(self) -> list:
+        return self.kernel.sockets
+
+    def _capable(self, cap: int) -> bool:
+        return True
+
+    def _check(self) -> None:
+        self._signals()
 
     # -- path resolution ----------------------------------------------------------------
     def _walk(self, path: str, follow_last: bool):

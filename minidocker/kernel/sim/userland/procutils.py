@@ -1,14 +1,13 @@
 """Busybox's process and system applets, simulated: ps, kill, sleep, id,
 whoami, groups, env, printenv, hostname, uname, date, free, nproc, mount,
-umount, which, sync, tty, clear, and the network stand-ins wget, curl, ping,
-nslookup — plus two memory hogs that are not busybox's: ``memhog`` (numactl's)
-and ``stress`` (the classic load generator), for the OOM lesson.
+umount, which, sync, tty, clear — plus two memory hogs that are not busybox's:
+``memhog`` (numactl's) and ``stress`` (the classic load generator), for the OOM
+lesson. The network applets are ``netutils``.
 
 What the kernel does not model comes from documented constants: ``uname``'s
 release (``SIM_RELEASE``), the CPU count (``SIM_CPUS``), the machine's memory
 (``SIM_MEM_TOTAL_KB``; like a real container, ``free`` shows the machine,
-not the cgroup limit). The network is simulated: every connection fails with
-"No route to host".
+not the cgroup limit).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import posixpath
 import re
 import time
-from urllib.parse import urlsplit
 
 from .common import (UsageError, enc, err, group_name, lookup_user, out, parse_opts, parse_size,
                      read_db, strerror, usage, user_name)
@@ -292,8 +290,13 @@ def hostname(sys, argv: list[str]) -> int:
             return 1
         return 0
     name = sys.hostname()
-    if "i" in opts:
-        out(sys, "172.17.0.2\n")
+    if "i" in opts:   # the name's address, as the resolver finds it (/etc/hosts)
+        from .netutils import resolve
+        address = resolve(sys, name)
+        if address is None:
+            err(sys, "hostname", f"{name}: Host name lookup failure")
+            return 1
+        out(sys, address + "\n")
         return 0
     out(sys, (name.split(".")[0] if "s" in opts else name) + "\n")
     return 0
@@ -596,61 +599,11 @@ def stress(sys, argv: list[str]) -> int:
     return 0
 
 
-# -- the network ------------------------------------------------------------------------------
-
-def _host(url: str) -> str:
-    parts = urlsplit(url if "://" in url else "http://" + url)
-    return parts.hostname or url
-
-
-def wget(sys, argv: list[str]) -> int:
-    """wget URL — the network is simulated: no route to any host."""
-    urls = [a for a in argv[1:] if not a.startswith("-")]
-    if not urls:
-        return usage(sys, "wget", UsageError("missing URL"), "[-cqS] [-O FILE] URL...")
-    host = _host(urls[-1])
-    err(sys, "wget", f"can't connect to remote host ({host}): No route to host (network is simulated)")
-    return 1
-
-
-def curl(sys, argv: list[str]) -> int:
-    """curl URL — the network is simulated: no route to any host."""
-    if "--version" in argv or "-V" in argv:
-        out(sys, "curl 7.88.1 (x86_64-pc-linux-gnu) (simulated: no network)\n")
-        return 0
-    urls = [a for a in argv[1:] if not a.startswith("-")]
-    if not urls:
-        err(sys, "curl", "try 'curl --help' or 'curl --manual' for more information")
-        return 2
-    parts = urlsplit(urls[-1] if "://" in urls[-1] else "http://" + urls[-1])
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    err(sys, "curl", f"(7) Failed to connect to {parts.hostname} port {port}: No route to host "
-                     f"(network is simulated)")
-    return 1
-
-
-def ping(sys, argv: list[str]) -> int:
-    hosts = [a for a in argv[1:] if not a.startswith("-") and not a.isdigit()]
-    if not hosts:
-        return usage(sys, "ping", UsageError("missing host"), "[OPTIONS] HOST")
-    out(sys, f"PING {hosts[-1]} ({hosts[-1]}): 56 data bytes\n")
-    err(sys, "ping", "sendto: No route to host (network is simulated)")
-    return 1
-
-
-def nslookup(sys, argv: list[str]) -> int:
-    hosts = [a for a in argv[1:] if not a.startswith("-")]
-    if not hosts:
-        return usage(sys, "nslookup", UsageError("missing host"), "HOST [DNS_SERVER]")
-    out(sys, ";; connection timed out; no servers could be reached (network is simulated)\n")
-    return 1
-
-
 APPLETS = {
     "ps": ps, "kill": kill, "sleep": sleep, "usleep": usleep, "id": id_, "whoami": whoami, "groups": groups,
     "env": env, "printenv": printenv, "hostname": hostname, "uname": uname, "date": date, "free": free,
     "nproc": nproc, "mount": mount, "umount": umount, "which": which, "sync": sync, "tty": tty,
-    "clear": clear, "wget": wget, "ping": ping, "nslookup": nslookup,
+    "clear": clear,
 }
-# not busybox applets: they come from packages (numactl, stress, curl) or stand in for them
-EXTRA = {"memhog": memhog, "stress": stress, "curl": curl}
+# not busybox applets: they come from packages (numactl, stress) or stand in for them
+EXTRA = {"memhog": memhog, "stress": stress}
