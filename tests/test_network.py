@@ -367,6 +367,23 @@ def test_outbound_traffic_is_masqueraded_behind_the_host(netclean, outside):
                for rule in K.firewall_rules("nat"))
 
 
+def test_an_internal_network_reaches_nothing_outside_itself(netclean, outside):
+    out("network", "create", "--internal", "vault")
+    serve("inner", "inside-only", "--network", "vault")
+    ip = ip_on("inner", "vault")
+    r = md("run", "--rm", "--network", "vault", "busybox", "sh", "-c",
+           f"for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 1 {ip} 8080 </dev/null && break; sleep 0.2; done "
+           "&& echo peer=ok; ping -c 1 -W 1 192.0.2.2 >/dev/null && echo outside=ok || echo outside=no")
+    assert r.stdout.split() == ["peer=ok", "outside=no"], r.stdout + r.stderr
+    assert md("run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", "192.0.2.2").returncode == 0
+    subnet = inspect_network("vault")["IPAM"]["Config"][0]["Subnet"]
+    assert not any(subnet in rule.args for rule in K.firewall_rules("nat"))  # no masquerade either
+
+
+def inspect_network(name: str) -> dict:
+    return json.loads(out("network", "inspect", name))[0]
+
+
 def test_containers_take_the_mtu_of_the_hosts_way_out(netclean, outside):
     K.route_add("default", "192.0.2.2")
     r = md("run", "--rm", "busybox", "cat", "/sys/class/net/eth0/mtu")

@@ -194,7 +194,8 @@ def firewall_rules(net: NetworkConfig):
     by another is dropped (two chains, so each network adds its own rules only);
     forwarding to and from the bridge is accepted even where the host's FORWARD
     policy is DROP; and containers' traffic to the outside is masqueraded behind
-    the host's address unless the network is internal.
+    the host's address — unless the network is internal, whose traffic may not
+    leave it at all.
     """
     from ..kernel.base import FirewallRule as R
     b = net.bridge
@@ -203,7 +204,11 @@ def firewall_rules(net: NetworkConfig):
              R("filter", ISOLATION_2, ("-o", b, "-j", "DROP")),
              R("filter", "FORWARD", ("-i", b, "-j", "ACCEPT")),
              R("filter", "FORWARD", ("-o", b, "-j", "ACCEPT"))]
-    if not net.internal:
+    if net.internal:
+        # nothing leaves an internal network nor enters it from outside, in either direction
+        rules[1:1] = [R("filter", ISOLATION_1, ("-i", b, "!", "-o", b, "-j", "DROP")),
+                      R("filter", ISOLATION_1, ("-o", b, "!", "-i", b, "-j", "DROP"))]
+    else:
         rules.append(R("nat", "POSTROUTING", ("-s", net.subnet, "!", "-o", b, "-j", "MASQUERADE")))
     return rules
 
