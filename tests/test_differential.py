@@ -39,6 +39,10 @@ NOT_MODELLED = {
     "the world outside": "the simulated machine has an uplink whose gateway never answers (no "
                          "route to host); the test suite's namespace has no uplink at all (network "
                          "unreachable), so scenarios stay inside the machine",
+    "one network across processes": "each process's simulated kernel has its own network: "
+                                     "containers started by one process (a notebook's Engine, the "
+                                     "daemon) reach each other, those of two `minidocker run -d` "
+                                     "from a shell do not",
     "random addresses": "Linux draws MAC addresses at random, the simulator from a seed; "
                         "interface indexes differ too (they count the host's interfaces)",
 }
