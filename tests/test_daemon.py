@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import start_daemon
+from conftest import Terminal, start_daemon
 
 pytestmark = pytest.mark.root
 
@@ -255,3 +255,94 @@ def test_docker_exec_with_a_terminal(daemon):
     r = docker(daemon, "exec", "-t", "term", "sh", "-c", "tty; exit 6")
     assert r.returncode == 6 and r.stdout.startswith("/dev/pts/"), (r.stdout, r.stderr)
     assert docker(daemon, "rm", "-f", "term").returncode == 0
+
+
+def docker_on_a_terminal(host, *args, rows=24, columns=80) -> Terminal:
+    return Terminal(["docker", *args], env=dict(os.environ, DOCKER_HOST=host), rows=rows, columns=columns)
+
+
+@pytest.mark.tools("docker")
+def test_docker_run_it_gives_a_shell_on_a_terminal_of_the_clients_size(daemon):
+    term = docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", rows=30, columns=100)
+    try:
+        term.expect("/ # ")                     # the prompt: no newline after it
+        term.type("echo $((6*7))\n")
+        term.expect("42\r\n")
+        term.ask("stty size\n", "30 100\r\n")  # the size comes as a request after the start
+        term.resize(40, 120)                    # SIGWINCH → POST /containers/{id}/resize
+        term.ask("stty size\n", "40 120\r\n")
+        term.type("exit 3\n")
+        assert term.wait() == 3
+    finally:
+        term.close()
+    assert docker(daemon, "ps", "-aq").stdout == ""
+
+
+@pytest.mark.tools("docker")
+def test_docker_run_it_shows_what_the_container_said_before_the_client_reached_it(daemon):
+    # docker run attaches before the start; the container's terminal exists only after it
+    term = docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c",
+                                "echo early; read x; echo got $x; exit 4")
+    try:
+        term.expect("early\r\n")
+        term.type("typed\n")
+        term.expect("got typed\r\n")
+        assert term.wait() == 4
+    finally:
+        term.close()
+
+
+@pytest.mark.tools("docker")
+def test_docker_attach_to_a_running_terminal_container_detach_and_attach_again(daemon):
+    assert docker(daemon, "run", "-dit", "--name", "shell", "busybox", "sh").returncode == 0
+    term = docker_on_a_terminal(daemon, "attach", "shell")
+    try:
+        term.type("echo $((6*7))\n")
+        term.expect("42\r\n")
+        term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q: the client lets go, the shell runs on
+        assert term.wait() == 1 and b"read escape sequence" in term.output
+    finally:
+        term.close()
+    assert docker(daemon, "inspect", "-f", "{{.State.Running}}", "shell").stdout == "true\n"
+    term = docker_on_a_terminal(daemon, "attach", "shell")
+    try:
+        term.type("echo again; exit 5\n")
+        term.expect("again\r\n")
+        assert term.wait() == 5
+    finally:
+        term.close()
+    assert docker(daemon, "rm", "shell").returncode == 0
+
+
+@pytest.mark.tools("docker")
+def test_docker_exec_it_follows_the_clients_terminal_size(daemon):
+    assert docker(daemon, "run", "-d", "--name", "term", "busybox", "sleep", "100").returncode == 0
+    term = docker_on_a_terminal(daemon, "exec", "-it", "term", "sh", rows=31, columns=101)
+    try:
+        term.expect("/ # ")
+        term.ask("stty size\n", "31 101\r\n")
+        term.resize(41, 121)                    # POST /exec/{id}/resize
+        term.ask("stty size\n", "41 121\r\n")
+        term.type("exit 7\n")
+        assert term.wait() == 7
+    finally:
+        term.close()
+    assert docker(daemon, "rm", "-f", "term").returncode == 0
+
+
+def test_resize_errors_are_docker_shaped(daemon):
+    assert http(daemon, "POST", "/containers/nope/resize?h=1&w=1") == \
+        (404, {"message": "No such container: nope"})
+    status, body = http(daemon, "POST", "/containers/create",
+                        {"Image": "busybox", "Cmd": ["sh"], "Tty": True, "OpenStdin": True})
+    cid = body["Id"]
+    status, body = http(daemon, "POST", f"/containers/{cid}/resize?h=tall&w=1")
+    assert status == 400 and "whole numbers" in body["message"]
+    status, body = http(daemon, "POST", f"/containers/{cid}/resize?h=24&w=80")
+    assert status == 409 and "is not running" in body["message"]
+    assert http(daemon, "POST", f"/containers/{cid}/start")[0] == 204
+    assert http(daemon, "POST", f"/containers/{cid}/resize?h=24&w=80")[0] == 200
+    status, body = http(daemon, "POST", f"/containers/{cid}/resize?h=70000&w=80")
+    assert status == 400 and "not a terminal size" in body["message"]
+    assert http(daemon, "POST", "/exec/nope/resize?h=1&w=1")[0] == 404
+    assert http(daemon, "DELETE", f"/containers/{cid}?force=1")[0] == 204
