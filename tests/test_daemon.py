@@ -330,6 +330,23 @@ def test_docker_exec_it_follows_the_clients_terminal_size(daemon):
     assert docker(daemon, "rm", "-f", "term").returncode == 0
 
 
+def test_minidocker_run_it_through_the_daemon_follows_the_terminal_size(daemon):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCKER_")}
+    term = Terminal([sys.executable, "-m", "minidocker", "-H", daemon, "run", "--rm", "-it", "busybox", "sh"],
+                    env=env, rows=33, columns=99)
+    try:
+        term.expect("/ # ")
+        term.type("echo $((6*7))\n")
+        term.expect("42\r\n")
+        term.ask("stty size\n", "33 99\r\n")
+        term.resize(44, 111)                    # SIGWINCH → POST /containers/{id}/resize
+        term.ask("stty size\n", "44 111\r\n")
+        term.type("exit 3\n")
+        assert term.wait() == 3
+    finally:
+        term.close()
+
+
 def test_resize_errors_are_docker_shaped(daemon):
     assert http(daemon, "POST", "/containers/nope/resize?h=1&w=1") == \
         (404, {"message": "No such container: nope"})

@@ -4,8 +4,9 @@
 ``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop`` …) and
 performs each as API requests, so ``minidocker -H unix:///path ps`` (or
 ``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. ``build`` sends
-the context as a tar and streams the builder's steps back; ``exec`` starts over a
-hijacked connection (stdin up, output frames down). HTTP is
+the context as a tar and streams the builder's steps back; ``exec`` and ``run -i/-t``
+talk over a hijacked connection (stdin up, output down: frames, or raw bytes with a
+terminal, whose size follows ours through ``resize``). HTTP is
 ``http.client`` over a unix socket; the daemon's multiplexed log stream is
 decoded here (8-byte frame headers: stream, 0, 0, 0, big-endian size).
 Verbs that do not go through the API yet say so in one line.
@@ -286,9 +287,16 @@ class RemoteEngine:
 
     def run(self, image: str, cmd: list[str] | None = None, *, detach_: bool = False,
             attach=None, **options):
-        if options.get("stdin") or options.get("tty"):
-            raise _RunError("run -i/-t through the daemon is not supported yet; "
-                            "run without -H (or MINIDOCKER_HOST) for a terminal")
+        if not detach_ and (options.get("stdin") or options.get("tty")):
+            created = self.create(image, cmd, **options)  # --rm: the daemon removes it after us
+            try:
+                return created, self._run_attached(created.id, attach, tty=bool(options.get("tty")),
+                                                   stdin=bool(options.get("stdin")),
+                                                   removed=bool(options.get("auto_remove")))
+            except DaemonError:
+                if options.get("auto_remove"):
+                    self.rm(created.id, force=True)  # it did not start: nothing else removes it
+                raise
         # An attached --rm is removed from here once it has ended and its output is read,
         # as Docker's CLI did before the daemon learned AutoRemove: no race with the logs.
         remove = options.get("auto_remove") and not detach_
@@ -305,6 +313,94 @@ class RemoteEngine:
         finally:
             if remove:
                 self.rm(created.id, force=True)
+
+    def _run_attached(self, cid: str, attach, *, tty: bool, stdin: bool, removed: bool) -> int:
+        """Docker's order: attach, wait, start, resize; then the conversation until the
+        container ends (or the user detaches: 0, and it runs on); its exit code."""
+        conn, response = self._hijack(f"/containers/{cid}/attach",
+                                      {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
+        # Asked before the start, so the answer cannot miss a quick end (nor a --rm's removal).
+        waiting = _UnixConnection(self.path, None)
+        try:
+            condition = "removed" if removed else "next-exit"
+            waiting.request("POST", f"{API}/containers/{cid}/wait?condition={condition}")
+            answer = waiting.getresponse()  # the headers: the daemon has noted where the container stands
+            if answer.status >= 400:
+                raise DaemonError(_message(answer.read()) or answer.reason, answer.status)
+            self._request("POST", f"/containers/{cid}/start").read()
+            if not self._converse(conn, response, attach, tty=tty, stdin=stdin,
+                                  resize=f"/containers/{cid}"):
+                return 0
+            return json.loads(answer.read())["StatusCode"]
+        finally:
+            conn.close()
+            waiting.close()
+
+    def _hijack(self, path: str, query: dict | None = None, body: dict | None = None):
+        """A request whose connection becomes a raw stream both ways; (connection, response)."""
+        url = API + path + ("?" + urlencode(query) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        conn = _UnixConnection(self.path, None)
+        try:
+            conn.request("POST", url, body=data, headers=headers)
+            response = conn.getresponse()
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise self._no_daemon() from None
+        if response.status not in (101, 200):
+            message = _message(response.read()) or response.reason
+            conn.close()
+            raise NotFound(message) if response.status == 404 else DaemonError(message, response.status)
+        return conn, response
+
+    def _converse(self, conn, response, attach, *, tty: bool, stdin: bool, resize: str) -> bool:
+        """Over a hijacked connection: our stdin up (from a thread), the output down (raw
+        with a terminal, else frames); with a terminal, its size to ``{resize}/resize``
+        now and on every SIGWINCH. False when the user detached with Ctrl-P Ctrl-Q."""
+        import signal
+        import threading
+        sock = conn.sock
+        typing = _Typing(sock, attach.stdin, detach_keys=tty) if stdin and attach.stdin is not None \
+            else None
+        if typing is None:
+            sock.shutdown(socket.SHUT_WR)  # nothing to send: the daemon keeps the output coming
+        old = None
+        if tty and threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGWINCH, lambda *_: self._resize(resize, attach.stdout))
+        try:
+            if tty:
+                self._resize(resize, attach.stdout)
+            if typing is not None:
+                typing.start()
+            try:
+                if tty:
+                    while chunk := response.fp.read1(65536):
+                        os.write(attach.stdout, chunk)
+                else:
+                    for stream, payload in _frames(response.fp):
+                        os.write(attach.stdout if stream == "stdout" else attach.stderr, payload)
+            except OSError:
+                if typing is None or not typing.detached:
+                    raise
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGWINCH, old)
+        return typing is None or not typing.detached
+
+    def _resize(self, path: str, terminal: int) -> None:
+        """Our terminal's size for the container's (or the exec's) terminal."""
+        import fcntl
+        import termios
+        try:
+            rows, columns = struct.unpack("HHHH", fcntl.ioctl(terminal, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+        except OSError:
+            return  # not a terminal: the container's keeps its size
+        try:
+            self._request("POST", f"{path}/resize", {"h": rows, "w": columns}).read()
+        except (MinidockerError, OSError, http.client.HTTPException):
+            pass  # it has ended meanwhile
 
     def _copy_logs(self, ref: str, attach, follow: bool) -> None:
         for stream, data in self._log_frames(ref, follow, None):
@@ -335,35 +431,19 @@ class RemoteEngine:
               attach=None) -> int:
         """exec create, then start: detached, or over the hijacked connection (stdin up,
         output down, framed unless -t); the exit code from exec inspect."""
-        if tty:
-            raise _RunError("exec -t through the daemon is not supported yet; "
-                            "run without -H (or MINIDOCKER_HOST) for a terminal")
         created = self._json("POST", f"/containers/{quote(ref, safe='')}/exec", body={
             "Cmd": list(cmd), "AttachStdin": stdin, "AttachStdout": True, "AttachStderr": True,
-            "Tty": False, "User": user or "", "WorkingDir": workdir, "Env": list(env)})
+            "Tty": tty, "User": user or "", "WorkingDir": workdir, "Env": list(env)})
         eid = created["Id"]
         if detach_:
             self._request("POST", f"/exec/{eid}/start", body={"Detach": True}).read()
             return 0
-        conn = _UnixConnection(self.path, None)
-        data = json.dumps({"Detach": False, "Tty": False}).encode()
+        conn, response = self._hijack(f"/exec/{eid}/start", body={"Detach": False, "Tty": tty})
         try:
-            conn.request("POST", f"{API}/exec/{eid}/start", body=data,
-                         headers={"Content-Type": "application/json", "Connection": "Upgrade",
-                                  "Upgrade": "tcp"})
-            response = conn.getresponse()
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise self._no_daemon() from None
-        if response.status != 101:
-            raise DaemonError(_message(response.read()) or response.reason, response.status)
-        if stdin and attach is not None and attach.stdin is not None:
-            _send_stdin(conn.sock, attach.stdin)
-        else:
-            conn.sock.shutdown(socket.SHUT_WR)
-        # after the 101, the connection is a raw stream of frames: read them off the socket
-        for stream, payload in _frames(response.fp):
-            os.write(attach.stdout if stream == "stdout" else attach.stderr, payload)
-        conn.close()
+            if not self._converse(conn, response, attach, tty=tty, stdin=stdin, resize=f"/exec/{eid}"):
+                return 0
+        finally:
+            conn.close()
         deadline = time.monotonic() + 10
         while True:
             info = self._json("GET", f"/exec/{eid}/json")
@@ -407,18 +487,39 @@ def _frames(stream):
         yield ("stderr" if kind == 2 else "stdout"), stream.read(size)
 
 
-def _send_stdin(sock: socket.socket, fd: int) -> None:
-    """Our stdin up the hijacked connection, in a thread; its end is the exec's end of input."""
-    import threading
+class _Typing:
+    """Our stdin up a hijacked connection, from a thread; its end is the container's end
+    of input. On a terminal, Ctrl-P Ctrl-Q (Docker's detach keys) lets go of the container
+    instead: the connection closes and it runs on."""
 
-    def pump() -> None:
+    DETACH = b"\x10\x11"
+
+    def __init__(self, sock: socket.socket, fd: int, detach_keys: bool):
+        self.sock, self.fd, self.detach_keys = sock, fd, detach_keys
+        self.detached = False
+
+    def start(self) -> None:
+        import threading
+        threading.Thread(target=self._pump, daemon=True, name="minidocker-stdin").start()
+
+    def _pump(self) -> None:
+        held = b""  # the start of the detach keys, until what follows says whether they are
         try:
-            while chunk := os.read(fd, 65536):
-                sock.sendall(chunk)
-            sock.shutdown(socket.SHUT_WR)
+            while chunk := os.read(self.fd, 65536):
+                data, held = held + chunk, b""
+                if self.detach_keys:
+                    if self.DETACH in data:
+                        self.sock.sendall(data[:data.index(self.DETACH)])
+                        self.detached = True
+                        self.sock.shutdown(socket.SHUT_RDWR)
+                        return
+                    if data.endswith(self.DETACH[:1]):
+                        data, held = data[:-1], data[-1:]
+                self.sock.sendall(data)
+            self.sock.sendall(held)
+            self.sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-    threading.Thread(target=pump, daemon=True).start()
 
 
 class _RunError(MinidockerError):
