@@ -134,7 +134,7 @@ def test_run_it_through_the_daemon_shows_what_came_before_we_reached_the_termina
         term.close()
 
 
-def test_detach_keys_leave_the_container_running_and_exec_it_reaches_it(daemon):
+def test_detach_keys_leave_the_container_running_for_exec_it_and_attach(daemon):
     term = cli_on_a_terminal(daemon, "run", "-it", "--name", "keep", "busybox", "sh")
     try:
         term.expect("/ # ")
@@ -153,7 +153,16 @@ def test_detach_keys_leave_the_container_running_and_exec_it_reaches_it(daemon):
         assert term.wait() == 6
     finally:
         term.close()
-    assert cli(daemon, "rm", "-f", "keep").returncode == 0
+    term = cli_on_a_terminal(daemon, "attach", "keep")
+    try:
+        term.type("echo attached again; exit 5\n")
+        term.expect("attached again\r\n")
+        assert term.wait() == 5
+    finally:
+        term.close()
+    assert cli(daemon, "rm", "keep").returncode == 0
+    r = cli(daemon, "attach", "keep")
+    assert r.returncode == 1 and r.stderr == "minidocker: No such container: keep\n"
 
 
 def test_run_i_through_the_daemon_passes_stdin_and_its_end(daemon):

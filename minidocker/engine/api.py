@@ -7,7 +7,7 @@ thread (the engine blocks). Containers are started by a `minidocker start`
 child process, so the daemon itself never forks while it has threads.
 
 Attaching to a container with a terminal (`docker run -it`, `docker attach`) goes
-to its supervisor's terminal port (``runtime.supervisor.TerminalPort``): raw bytes
+to its supervisor's terminal port (``runtime.terminal.TerminalPort``): raw bytes
 both ways, as the container shows them; ``resize`` sets that terminal's size.
 Without a terminal, attach streams the container's JSON log (framed) and passes
 stdin to its stdin port.
@@ -521,7 +521,7 @@ class Api:
             return web.Response(status=200)
         if e.get("master") is None:
             return _error(409, f"exec {eid} is not running")
-        from ..runtime.supervisor import set_window_size
+        from ..runtime.terminal import set_window_size
         set_window_size(e["master"], height, width)
         try:
             os.kill(e["pid"], signal.SIGWINCH)  # a session of its own, without a controlling terminal
@@ -621,14 +621,17 @@ class Api:
                 transport.set_protocol(hijacked)
             if not _bool(q.get("stream")):
                 return response
-            # Output of this run only: wait until the container starts (attach comes first).
-            before_start = False
+            # Output of this run only: wait until the container starts (attach comes first);
+            # a terminal is there only while it runs, so for one wait for the next start.
+            started = record.state.StartedAt
+            before_start = record.observed_status(self.engine.kernel) != "running"
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 record = self.engine.containers.load(record.id)
-                if record.observed_status(self.engine.kernel) != "created":
+                status = record.observed_status(self.engine.kernel)
+                if status == "running" or (record.state.StartedAt != started if record.spec.tty
+                                           else status != "created"):
                     break
-                before_start = True
                 await asyncio.sleep(0.02)
             if record.spec.tty and transport is not None:
                 await self._attach_terminal(record, _bool(q.get("stdin")), before_start,
@@ -637,7 +640,8 @@ class Api:
             if _bool(q.get("stdin")) and record.spec.stdin:
                 asyncio.get_running_loop().create_task(
                     hijacked.forward_to(str(record.dir / "stdin.sock")))
-            await self._copy_log(record, want, transport)
+            # attached to a running container: its output from now on, as Docker's attach
+            await self._copy_log(record, want, transport, None if before_start else 0)
             return response
         finally:
             self.attached[record.id] -= 1
@@ -645,9 +649,10 @@ class Api:
                 transport.close()
 
 
-    async def _copy_log(self, record, want: dict[str, bool], transport) -> None:
-        """The container's output from its log, to the end of its run (framed unless Tty)."""
-        lines = self.engine.logs(record.id, follow=True)
+    async def _copy_log(self, record, want: dict[str, bool], transport, tail: int | None = None) -> None:
+        """The container's output from its log (its last ``tail`` lines on), to the end of
+        its run (framed unless Tty)."""
+        lines = self.engine.logs(record.id, follow=True, tail=tail)
         while transport is not None and not transport.is_closing():
             item = await asyncio.to_thread(next, lines, None)
             if item is None:

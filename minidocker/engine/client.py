@@ -319,14 +319,10 @@ class RemoteEngine:
         container ends (or the user detaches: 0, and it runs on); its exit code."""
         conn, response = self._hijack(f"/containers/{cid}/attach",
                                       {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
-        # Asked before the start, so the answer cannot miss a quick end (nor a --rm's removal).
-        waiting = _UnixConnection(self.path, None)
+        waiting = None
         try:
-            condition = "removed" if removed else "next-exit"
-            waiting.request("POST", f"{API}/containers/{cid}/wait?condition={condition}")
-            answer = waiting.getresponse()  # the headers: the daemon has noted where the container stands
-            if answer.status >= 400:
-                raise DaemonError(_message(answer.read()) or answer.reason, answer.status)
+            # Asked before the start, so the answer cannot miss a quick end (nor a --rm's removal).
+            waiting, answer = self._wait_request(cid, "removed" if removed else "next-exit")
             self._request("POST", f"/containers/{cid}/start").read()
             if not self._converse(conn, response, attach, tty=tty, stdin=stdin,
                                   resize=f"/containers/{cid}"):
@@ -334,7 +330,41 @@ class RemoteEngine:
             return json.loads(answer.read())["StatusCode"]
         finally:
             conn.close()
+            if waiting is not None:
+                waiting.close()
+
+    def _wait_request(self, cid: str, condition: str):
+        """``POST /containers/{id}/wait`` up to its headers (by then the daemon has noted
+        where the container stands); (connection, response) to read the code from later."""
+        waiting = _UnixConnection(self.path, None)
+        waiting.request("POST", f"{API}/containers/{cid}/wait?condition={condition}")
+        answer = waiting.getresponse()
+        if answer.status >= 400:
             waiting.close()
+            raise DaemonError(_message(answer.read()) or answer.reason, answer.status)
+        return waiting, answer
+
+    def attach(self, ref: str, attach, stdin: bool = True) -> int:
+        """``attach``: a running container's output from now on (and our stdin, if it was
+        started with -i) until it ends, its exit code; 0 when the user detaches."""
+        info = self.inspect_container(ref)
+        if not info["State"]["Running"]:
+            raise MinidockerError("You cannot attach to a stopped container, start it first")
+        cid, tty = info["Id"], bool(info["Config"]["Tty"])
+        typing = stdin and bool(info["Config"]["OpenStdin"])
+        conn, response = self._hijack(f"/containers/{cid}/attach",
+                                      {"stream": 1, "stdin": int(typing), "stdout": 1, "stderr": 1})
+        waiting = None
+        try:
+            waiting, answer = self._wait_request(cid, "next-exit")
+            if not self._converse(conn, response, attach, tty=tty, stdin=typing,
+                                  resize=f"/containers/{cid}"):
+                return 0
+            return json.loads(answer.read())["StatusCode"]
+        finally:
+            conn.close()
+            if waiting is not None:
+                waiting.close()
 
     def _hijack(self, path: str, query: dict | None = None, body: dict | None = None):
         """A request whose connection becomes a raw stream both ways; (connection, response)."""
@@ -356,51 +386,18 @@ class RemoteEngine:
         return conn, response
 
     def _converse(self, conn, response, attach, *, tty: bool, stdin: bool, resize: str) -> bool:
-        """Over a hijacked connection: our stdin up (from a thread), the output down (raw
-        with a terminal, else frames); with a terminal, its size to ``{resize}/resize``
-        now and on every SIGWINCH. False when the user detached with Ctrl-P Ctrl-Q."""
-        import signal
-        import threading
-        sock = conn.sock
-        typing = _Typing(sock, attach.stdin, detach_keys=tty) if stdin and attach.stdin is not None \
-            else None
-        if typing is None:
-            sock.shutdown(socket.SHUT_WR)  # nothing to send: the daemon keeps the output coming
-        old = None
-        if tty and threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGWINCH, lambda *_: self._resize(resize, attach.stdout))
-        try:
-            if tty:
-                self._resize(resize, attach.stdout)
-            if typing is not None:
-                typing.start()
-            try:
-                if tty:
-                    while chunk := response.fp.read1(65536):
-                        os.write(attach.stdout, chunk)
-                else:
-                    for stream, payload in _frames(response.fp):
-                        os.write(attach.stdout if stream == "stdout" else attach.stderr, payload)
-            except OSError:
-                if typing is None or not typing.detached:
-                    raise
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGWINCH, old)
-        return typing is None or not typing.detached
+        """Over a hijacked connection (see ``runtime.terminal.converse``): the output raw
+        with a terminal, else in frames; our window's size to ``{resize}/resize``."""
+        from ..runtime import terminal
 
-    def _resize(self, path: str, terminal: int) -> None:
-        """Our terminal's size for the container's (or the exec's) terminal."""
-        import fcntl
-        import termios
-        try:
-            rows, columns = struct.unpack("HHHH", fcntl.ioctl(terminal, termios.TIOCGWINSZ, b"\0" * 8))[:2]
-        except OSError:
-            return  # not a terminal: the container's keeps its size
-        try:
-            self._request("POST", f"{path}/resize", {"h": rows, "w": columns}).read()
-        except (MinidockerError, OSError, http.client.HTTPException):
-            pass  # it has ended meanwhile
+        def resized(rows: int, columns: int) -> None:
+            try:
+                self._request("POST", f"{resize}/resize", {"h": rows, "w": columns}).read()
+            except (MinidockerError, OSError, http.client.HTTPException):
+                pass  # it has ended meanwhile
+        output = terminal.raw(response.fp.read1) if tty else _frames(response.fp)
+        return terminal.converse(conn.sock, output, attach, typing=stdin, detach_keys=tty,
+                                 resize=resized if tty else None)
 
     def _copy_logs(self, ref: str, attach, follow: bool) -> None:
         for stream, data in self._log_frames(ref, follow, None):
@@ -485,41 +482,6 @@ def _frames(stream):
             return
         kind, size = header[0], struct.unpack(">I", header[4:])[0]
         yield ("stderr" if kind == 2 else "stdout"), stream.read(size)
-
-
-class _Typing:
-    """Our stdin up a hijacked connection, from a thread; its end is the container's end
-    of input. On a terminal, Ctrl-P Ctrl-Q (Docker's detach keys) lets go of the container
-    instead: the connection closes and it runs on."""
-
-    DETACH = b"\x10\x11"
-
-    def __init__(self, sock: socket.socket, fd: int, detach_keys: bool):
-        self.sock, self.fd, self.detach_keys = sock, fd, detach_keys
-        self.detached = False
-
-    def start(self) -> None:
-        import threading
-        threading.Thread(target=self._pump, daemon=True, name="minidocker-stdin").start()
-
-    def _pump(self) -> None:
-        held = b""  # the start of the detach keys, until what follows says whether they are
-        try:
-            while chunk := os.read(self.fd, 65536):
-                data, held = held + chunk, b""
-                if self.detach_keys:
-                    if self.DETACH in data:
-                        self.sock.sendall(data[:data.index(self.DETACH)])
-                        self.detached = True
-                        self.sock.shutdown(socket.SHUT_RDWR)
-                        return
-                    if data.endswith(self.DETACH[:1]):
-                        data, held = data[:-1], data[-1:]
-                self.sock.sendall(data)
-            self.sock.sendall(held)
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
 
 class _RunError(MinidockerError):

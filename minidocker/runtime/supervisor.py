@@ -270,6 +270,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
                           tty=spec.tty, stdin=spec.stdin, attach=attach, stdin_fd=port_r, sync=sync)
         port = None
         if attach is None and spec.tty:  # the daemon's attach and resize reach the terminal here
+            from .terminal import TerminalPort
             port = TerminalPort(str(record.dir / "attach.sock"), ours[0], typing=spec.stdin)
         elif attach is None and spec.stdin:
             port = _StdinPort(str(record.dir / "stdin.sock"), port_w)
@@ -342,7 +343,7 @@ def _read_all(fd: int) -> bytes:
 
 
 def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
-          stdin: bool, log: "_Log | None", port: "_StdinPort | TerminalPort | None" = None) -> int:
+          stdin: bool, log: "_Log | None", port=None) -> int:
     """Copy output to the log (and the attached terminal, and the clients of ``port``) until
     ``pid`` exits; its wait status."""
     log = log or _NoLog()
@@ -522,7 +523,7 @@ class _StdinPort:
 
     The first client's bytes go to the container's stdin pipe; its half-close is
     the container's end of input, as with Docker's StdinOnce. The daemon's attach
-    connects here (output goes through the log). With ``-t``, see ``TerminalPort``.
+    connects here (output goes through the log). With ``-t``, see ``terminal.TerminalPort``.
     """
 
     def __init__(self, path: str, sink: int):
@@ -583,193 +584,6 @@ class _StdinPort:
             self.client = None
         self._close_listener()
         self._close_sink()
-
-
-class TerminalPort:
-    """The terminal of a detached ``-t`` container, for whoever attaches: ``attach.sock``
-    in its directory. This supervisor stays the only reader of the pty master; clients
-    get copies of what it reads, as it comes (a prompt has no newline to wait for).
-
-    A client sends one JSON line, and the port answers one line:
-
-    * ``{"op": "attach", "stdin": bool, "backlog": bool}`` → ``ok``, then the connection
-      is raw both ways: what the container shows goes to every attached client (and,
-      as always, to the log); with ``stdin`` (and a container started with ``-i``) what
-      the client sends is typed into the terminal. ``backlog`` asks also for what the
-      container showed before any client attached (its last 64 KiB): ``docker run -it``
-      attaches before the start, but the daemon can reach this port only after it.
-      The client's half-close ends only its typing; its close, its attachment.
-    * ``{"op": "resize", "height": H, "width": W}`` → ``ok`` (or ``{"error": …}``):
-      TIOCSWINSZ on the master, and the kernel sends SIGWINCH to the program in front.
-    """
-
-    BACKLOG = 64 << 10
-    HOLD = 1 << 20       # a client this far behind holds the container's output back
-    GREETING = 4096
-
-    def __init__(self, path: str, master: int, typing: bool):
-        self.path, self.master, self.typing = path, master, typing
-        self.listener: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with short_socket_path(path) as short:  # socket paths are limited to 108 bytes
-            self.listener.bind(short)
-            os.chmod(short, 0o600)
-        self.listener.listen(8)
-        self.listener.setblocking(False)
-        self.greeting: dict[int, tuple[socket.socket, bytearray]] = {}  # connected, line not read yet
-        self.clients: dict[int, _TerminalClient] = {}
-        self.backlog: bytearray | None = bytearray()  # None once a client attached
-
-    def fds(self) -> list[int]:
-        fds = [self.listener.fileno()] if self.listener is not None else []
-        return fds + list(self.greeting) + [fd for fd, c in self.clients.items() if c.reading]
-
-    def writers(self) -> list[int]:
-        return [fd for fd, c in self.clients.items() if c.out]
-
-    def full(self) -> bool:
-        return any(len(c.out) >= self.HOLD for c in self.clients.values())
-
-    def output(self, data: bytes) -> None:
-        if self.backlog is not None:
-            self.backlog += data
-            del self.backlog[:-self.BACKLOG]
-        for fd, c in list(self.clients.items()):
-            c.out += data
-            self.flush(fd)
-
-    def handle(self, fd: int) -> None:
-        if self.listener is not None and fd == self.listener.fileno():
-            try:
-                conn, _ = self.listener.accept()
-            except BlockingIOError:
-                return
-            conn.setblocking(False)
-            self.greeting[conn.fileno()] = (conn, bytearray())
-        elif fd in self.greeting:
-            self._read_greeting(fd)
-        elif fd in self.clients:
-            self._typed(fd)
-
-    def _read_greeting(self, fd: int) -> None:
-        conn, line = self.greeting[fd]
-        try:
-            data = conn.recv(self.GREETING)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        line += data
-        if b"\n" not in line:
-            if not data or len(line) > self.GREETING:
-                del self.greeting[fd]
-                conn.close()
-            return
-        del self.greeting[fd]
-        head, _, rest = bytes(line).partition(b"\n")
-        try:
-            request = json.loads(head)
-            op = request["op"]
-        except (ValueError, KeyError, TypeError):
-            conn.close()
-            return
-        if op == "resize":
-            try:
-                set_window_size(self.master, int(request["height"]), int(request["width"]))
-                answer = b"ok\n"
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                answer = json.dumps({"error": f"cannot resize the terminal: {e}"}).encode() + b"\n"
-            _send_closing(conn, answer)
-        elif op == "attach":
-            client = _TerminalClient(conn, bool(request.get("stdin")) and self.typing)
-            client.out += b"ok\n"
-            if request.get("backlog") and self.backlog:
-                client.out += self.backlog
-            self.backlog = None
-            self.clients[fd] = client
-            if rest and client.reading:
-                os.write(self.master, rest)
-            self.flush(fd)
-        else:
-            conn.close()
-
-    def _typed(self, fd: int) -> None:
-        client = self.clients[fd]
-        try:
-            data = client.sock.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._drop(fd)
-            return
-        if not data:
-            client.reading = False  # no more typing; it may still be reading
-            return
-        if client.typing:
-            os.write(self.master, data)
-
-    def flush(self, fd: int) -> None:
-        client = self.clients.get(fd)
-        if client is None or not client.out:
-            return
-        try:
-            sent = client.sock.send(client.out)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._drop(fd)
-            return
-        del client.out[:sent]
-
-    def _drop(self, fd: int) -> None:
-        client = self.clients.pop(fd, None)
-        if client is not None:
-            client.sock.close()
-
-    def close(self) -> None:
-        """The container has ended: what is still owed goes out (for a moment), then all closes."""
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-        for conn, _ in self.greeting.values():
-            conn.close()
-        self.greeting.clear()
-        for fd, client in list(self.clients.items()):
-            if client.out:
-                _send_closing(client.sock, bytes(client.out))
-            else:
-                client.sock.close()
-        self.clients.clear()
-
-
-class _TerminalClient:
-    def __init__(self, sock: socket.socket, typing: bool):
-        self.sock, self.typing = sock, typing
-        self.reading = True   # until its half-close
-        self.out = bytearray()
-
-
-def _send_closing(conn: socket.socket, data: bytes, timeout: float = 5) -> None:
-    """Send ``data`` (waiting at most ``timeout``), then close."""
-    try:
-        conn.settimeout(timeout)
-        conn.sendall(data)
-    except OSError:
-        pass
-    finally:
-        conn.close()
-
-
-def set_window_size(pty_master: int, rows: int, columns: int) -> None:
-    import fcntl
-    import struct
-    import termios
-    if not (0 <= rows <= 0xFFFF and 0 <= columns <= 0xFFFF):
-        raise ValueError(f"{rows}x{columns} is not a terminal size")
-    fcntl.ioctl(pty_master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
 def _drain(fd, stream, deliver) -> None:
