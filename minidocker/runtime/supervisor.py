@@ -402,6 +402,8 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
                     continue
                 try:
                     data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue  # a terminal shared through a TerminalPort is non-blocking
                 except OSError as e:
                     if e.errno != errno.EIO:  # a pty reports EIO once the last writer closed
                         raise

@@ -47,16 +47,21 @@ class TerminalPort:
             os.chmod(short, 0o600)
         self.listener.listen(8)
         self.listener.setblocking(False)
+        # What clients typed goes in as the terminal takes it: a container that does not
+        # read its input must not stop this supervisor (and with it the output).
+        os.set_blocking(master, False)
+        self.typed = bytearray()
         self.greeting: dict[int, tuple[socket.socket, bytearray]] = {}  # connected, line not read yet
         self.clients: dict[int, _TerminalClient] = {}
         self.backlog: bytearray | None = bytearray()  # None once a client attached
 
     def fds(self) -> list[int]:
         fds = [self.listener.fileno()] if self.listener is not None else []
-        return fds + list(self.greeting) + [fd for fd, c in self.clients.items() if c.reading]
+        taking = len(self.typed) < self.HOLD
+        return fds + list(self.greeting) + [fd for fd, c in self.clients.items() if c.reading and taking]
 
     def writers(self) -> list[int]:
-        return [fd for fd, c in self.clients.items() if c.out]
+        return [fd for fd, c in self.clients.items() if c.out] + ([self.master] if self.typed else [])
 
     def full(self) -> bool:
         return any(len(c.out) >= self.HOLD for c in self.clients.values())
@@ -118,8 +123,8 @@ class TerminalPort:
                 client.out += self.backlog
             self.backlog = None
             self.clients[fd] = client
-            if rest and client.reading:
-                os.write(self.master, rest)
+            if rest and client.typing:
+                self._type(rest)
             self.flush(fd)
         else:
             conn.close()
@@ -137,9 +142,21 @@ class TerminalPort:
             client.reading = False  # no more typing; it may still be reading
             return
         if client.typing:
-            os.write(self.master, data)
+            self._type(data)
+
+    def _type(self, data: bytes) -> None:
+        self.typed += data
+        self.flush(self.master)
 
     def flush(self, fd: int) -> None:
+        if fd == self.master:
+            try:
+                del self.typed[:os.write(self.master, self.typed)]
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.typed.clear()  # the terminal has no reader any more
+            return
         client = self.clients.get(fd)
         if client is None or not client.out:
             return
