@@ -129,6 +129,17 @@ class Terminal:
             if not self._read(0.1):
                 assert want in self.output, f"{want!r} not shown before the end: {self.output!r}"
 
+    def __enter__(self) -> "Terminal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def say(self, text: str | bytes, answer: str) -> None:
+        """Type ``text``, wait for ``answer``."""
+        self.type(text)
+        self.expect(answer)
+
     def ask(self, command: str, answer: str, timeout: float = 20) -> None:
         """Type ``command`` until the output shows ``answer`` (for what takes effect a
         moment later, as a resize does: the client passes it on as a request of its own)."""
@@ -167,3 +178,25 @@ class Terminal:
                 pass
             os.close(self.fd)
             self.code = -9
+
+
+def check_a_shell_follows_its_window(term: Terminal, rows: int, columns: int, code: int) -> None:
+    """A busybox sh on ``term`` (made ``rows`` x ``columns``): its prompt, a sum, ``stty size``
+    before and after a resize (SIGWINCH for the client, which passes it on), ``exit code``."""
+    term.expect("/ # ")                         # the prompt: no newline after it
+    term.say("echo $((6*7))\n", "42\r\n")
+    term.ask("stty size\n", f"{rows} {columns}\r\n")  # through a daemon, the size comes after the start
+    term.resize(rows + 10, columns + 20)
+    term.ask("stty size\n", f"{rows + 10} {columns + 20}\r\n")
+    term.type(f"exit {code}\n")
+    assert term.wait() == code
+
+
+EARLY = "echo early; read x; echo got $x; exit 4"
+
+
+def check_what_came_before_the_attach_is_shown(term: Terminal) -> None:
+    """``sh -c EARLY`` on ``term``: what it said before a client reached its terminal is kept."""
+    term.expect("early\r\n")
+    term.say("typed\n", "got typed\r\n")
+    assert term.wait() == 4

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Terminal, start_daemon
+from conftest import EARLY, Terminal, check_what_came_before_the_attach_is_shown, start_daemon
 
 
 @pytest.fixture
@@ -110,56 +110,33 @@ def cli_on_a_terminal(host, *args) -> Terminal:
 
 
 def test_run_it_through_the_daemon_gives_a_shell_on_our_terminal(daemon):
-    term = cli_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh")
-    try:
+    with cli_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh") as term:
         term.expect("/ # ")                     # the prompt: no newline after it
-        term.type("echo $((6*7)); tty\n")
-        term.expect("42\r\n/dev/pts/0\r\n")
+        term.say("echo $((6*7)); tty\n", "42\r\n/dev/pts/0\r\n")
         term.type("exit 3\n")
         assert term.wait() == 3
-    finally:
-        term.close()
     assert cli(daemon, "ps", "-aq").stdout == ""  # --rm: the daemon removed it once we had read
 
 
 def test_run_it_through_the_daemon_shows_what_came_before_we_reached_the_terminal(daemon):
-    term = cli_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c",
-                             "echo early; read x; echo got $x; exit 4")
-    try:
-        term.expect("early\r\n")
-        term.type("typed\n")
-        term.expect("got typed\r\n")
-        assert term.wait() == 4
-    finally:
-        term.close()
+    with cli_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c", EARLY) as term:
+        check_what_came_before_the_attach_is_shown(term)
 
 
 def test_detach_keys_leave_the_container_running_for_exec_it_and_attach(daemon):
-    term = cli_on_a_terminal(daemon, "run", "-it", "--name", "keep", "busybox", "sh")
-    try:
+    with cli_on_a_terminal(daemon, "run", "-it", "--name", "keep", "busybox", "sh") as term:
         term.expect("/ # ")
-        term.type("echo $((6*7))\n")
-        term.expect("42\r\n")
+        term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q: let go, leave it running
         assert term.wait() == 0
-    finally:
-        term.close()
     assert cli(daemon, "ps", "--format", "{{.Names}} {{.State}}").stdout == "keep running\n"
-    term = cli_on_a_terminal(daemon, "exec", "-it", "keep", "sh")
-    try:
+    with cli_on_a_terminal(daemon, "exec", "-it", "keep", "sh") as term:
         term.expect("/ # ")
-        term.type("echo in exec; exit 6\n")
-        term.expect("in exec\r\n")
+        term.say("echo in exec; exit 6\n", "in exec\r\n")
         assert term.wait() == 6
-    finally:
-        term.close()
-    term = cli_on_a_terminal(daemon, "attach", "keep")
-    try:
-        term.type("echo attached again; exit 5\n")
-        term.expect("attached again\r\n")
+    with cli_on_a_terminal(daemon, "attach", "keep") as term:
+        term.say("echo attached again; exit 5\n", "attached again\r\n")
         assert term.wait() == 5
-    finally:
-        term.close()
     assert cli(daemon, "rm", "keep").returncode == 0
     r = cli(daemon, "attach", "keep")
     assert r.returncode == 1 and r.stderr == "minidocker: No such container: keep\n"

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import Terminal, start_daemon
+from conftest import (EARLY, Terminal, check_a_shell_follows_its_window,
+                      check_what_came_before_the_attach_is_shown, start_daemon)
 
 pytestmark = pytest.mark.root
 
@@ -263,88 +264,47 @@ def docker_on_a_terminal(host, *args, rows=24, columns=80) -> Terminal:
 
 @pytest.mark.tools("docker")
 def test_docker_run_it_gives_a_shell_on_a_terminal_of_the_clients_size(daemon):
-    term = docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", rows=30, columns=100)
-    try:
-        term.expect("/ # ")                     # the prompt: no newline after it
-        term.type("echo $((6*7))\n")
-        term.expect("42\r\n")
-        term.ask("stty size\n", "30 100\r\n")  # the size comes as a request after the start
-        term.resize(40, 120)                    # SIGWINCH → POST /containers/{id}/resize
-        term.ask("stty size\n", "40 120\r\n")
-        term.type("exit 3\n")
-        assert term.wait() == 3
-    finally:
-        term.close()
+    # attach, start, then POST /containers/{id}/resize now and on every SIGWINCH
+    with docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", rows=30, columns=100) as term:
+        check_a_shell_follows_its_window(term, 30, 100, code=3)
     assert docker(daemon, "ps", "-aq").stdout == ""
 
 
 @pytest.mark.tools("docker")
 def test_docker_run_it_shows_what_the_container_said_before_the_client_reached_it(daemon):
     # docker run attaches before the start; the container's terminal exists only after it
-    term = docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c",
-                                "echo early; read x; echo got $x; exit 4")
-    try:
-        term.expect("early\r\n")
-        term.type("typed\n")
-        term.expect("got typed\r\n")
-        assert term.wait() == 4
-    finally:
-        term.close()
+    with docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c", EARLY) as term:
+        check_what_came_before_the_attach_is_shown(term)
 
 
 @pytest.mark.tools("docker")
 def test_docker_attach_to_a_running_terminal_container_detach_and_attach_again(daemon):
     assert docker(daemon, "run", "-dit", "--name", "shell", "busybox", "sh").returncode == 0
-    term = docker_on_a_terminal(daemon, "attach", "shell")
-    try:
-        term.type("echo $((6*7))\n")
-        term.expect("42\r\n")
+    with docker_on_a_terminal(daemon, "attach", "shell") as term:
+        term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q: the client lets go, the shell runs on
         assert term.wait() == 1 and b"read escape sequence" in term.output
-    finally:
-        term.close()
     assert docker(daemon, "inspect", "-f", "{{.State.Running}}", "shell").stdout == "true\n"
-    term = docker_on_a_terminal(daemon, "attach", "shell")
-    try:
-        term.type("echo again; exit 5\n")
-        term.expect("again\r\n")
+    with docker_on_a_terminal(daemon, "attach", "shell") as term:
+        term.say("echo again; exit 5\n", "again\r\n")
         assert term.wait() == 5
-    finally:
-        term.close()
     assert docker(daemon, "rm", "shell").returncode == 0
 
 
 @pytest.mark.tools("docker")
 def test_docker_exec_it_follows_the_clients_terminal_size(daemon):
+    # POST /exec/{id}/resize: the daemon's terminal for the exec, then the container's
     assert docker(daemon, "run", "-d", "--name", "term", "busybox", "sleep", "100").returncode == 0
-    term = docker_on_a_terminal(daemon, "exec", "-it", "term", "sh", rows=31, columns=101)
-    try:
-        term.expect("/ # ")
-        term.ask("stty size\n", "31 101\r\n")
-        term.resize(41, 121)                    # POST /exec/{id}/resize
-        term.ask("stty size\n", "41 121\r\n")
-        term.type("exit 7\n")
-        assert term.wait() == 7
-    finally:
-        term.close()
+    with docker_on_a_terminal(daemon, "exec", "-it", "term", "sh", rows=31, columns=101) as term:
+        check_a_shell_follows_its_window(term, 31, 101, code=7)
     assert docker(daemon, "rm", "-f", "term").returncode == 0
 
 
 def test_minidocker_run_it_through_the_daemon_follows_the_terminal_size(daemon):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCKER_")}
-    term = Terminal([sys.executable, "-m", "minidocker", "-H", daemon, "run", "--rm", "-it", "busybox", "sh"],
-                    env=env, rows=33, columns=99)
-    try:
-        term.expect("/ # ")
-        term.type("echo $((6*7))\n")
-        term.expect("42\r\n")
-        term.ask("stty size\n", "33 99\r\n")
-        term.resize(44, 111)                    # SIGWINCH → POST /containers/{id}/resize
-        term.ask("stty size\n", "44 111\r\n")
-        term.type("exit 3\n")
-        assert term.wait() == 3
-    finally:
-        term.close()
+    with Terminal([sys.executable, "-m", "minidocker", "-H", daemon, "run", "--rm", "-it", "busybox", "sh"],
+                  env=env, rows=33, columns=99) as term:
+        check_a_shell_follows_its_window(term, 33, 99, code=3)
 
 
 def test_resize_errors_are_docker_shaped(daemon):

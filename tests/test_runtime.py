@@ -443,38 +443,23 @@ def test_interactive_tty_gives_a_usable_shell(clean):
 
 
 def test_attach_to_a_detached_terminal_follows_its_size_and_lets_go_with_the_detach_keys(clean):
-    from conftest import Terminal
+    from conftest import Terminal, check_a_shell_follows_its_window
     out("run", "-dit", "--name", "shell", "busybox", "sh")
-    term = Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], rows=27, columns=91)
-    try:
-        term.ask("stty size\n", "27 91\r\n")
-        term.resize(35, 101)
-        term.ask("stty size\n", "35 101\r\n")
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"]) as term:
+        term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q
         assert term.wait() == 0
-    finally:
-        term.close()
-    term = Terminal([sys.executable, "-m", "minidocker", "attach", "shell"])
-    try:
-        term.type("exit 5\n")
-        assert term.wait() == 5
-    finally:
-        term.close()
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], rows=27, columns=91) as term:
+        term.type("\n")                         # the prompt again: the shell was waiting
+        check_a_shell_follows_its_window(term, 27, 91, code=5)
     out("rm", "shell")
 
 
 def test_a_foreground_terminal_follows_the_window_size(clean):
-    from conftest import Terminal
-    term = Terminal([sys.executable, "-m", "minidocker", "run", "--rm", "-it", "busybox", "sh"],
-                    rows=26, columns=90)
-    try:
-        term.ask("stty size\n", "26 90\r\n")
-        term.resize(36, 100)                    # SIGWINCH: the size goes on the container's terminal
-        term.ask("stty size\n", "36 100\r\n")
-        term.type("exit 4\n")
-        assert term.wait() == 4
-    finally:
-        term.close()
+    from conftest import Terminal, check_a_shell_follows_its_window
+    with Terminal([sys.executable, "-m", "minidocker", "run", "--rm", "-it", "busybox", "sh"],
+                  rows=26, columns=90) as term:
+        check_a_shell_follows_its_window(term, 26, 90, code=4)
 
 
 # -- exec ------------------------------------------------------------------------------------

@@ -118,20 +118,13 @@ def test_attach_reaches_a_detached_terminal_and_lets_go_with_the_detach_keys(md)
     from conftest import Terminal
     md("run", "-dit", "--name", "shell", "busybox", "sh")
     env = dict(os.environ, MINIDOCKER_ROOT=md.root, MINIDOCKER_KERNEL="sim")
-    term = Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env)
-    try:
-        term.type("echo $((6*7))\n")
-        term.expect("42\r\n")
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env) as term:
+        term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q
         assert term.wait() == 0
-    finally:
-        term.close()
-    term = Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env)
-    try:
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env) as term:
         term.type("exit 5\n")
         assert term.wait() == 5
-    finally:
-        term.close()
     r = md("attach", "shell")
     assert r.returncode == 1
     assert r.stderr == "minidocker: You cannot attach to a stopped container, start it first\n"

@@ -315,15 +315,30 @@ class RemoteEngine:
                 self.rm(created.id, force=True)
 
     def _run_attached(self, cid: str, attach, *, tty: bool, stdin: bool, removed: bool) -> int:
-        """Docker's order: attach, wait, start, resize; then the conversation until the
-        container ends (or the user detaches: 0, and it runs on); its exit code."""
+        return self._attached(cid, attach, tty=tty, stdin=stdin, start=True,
+                              condition="removed" if removed else "next-exit")
+
+    def attach(self, ref: str, attach, stdin: bool = True) -> int:
+        """``attach``: a running container's output from now on (and our stdin, if it was
+        started with -i) until it ends, its exit code; 0 when the user detaches."""
+        info = self.inspect_container(ref)
+        if not info["State"]["Running"]:
+            raise MinidockerError("You cannot attach to a stopped container, start it first")
+        return self._attached(info["Id"], attach, tty=bool(info["Config"]["Tty"]),
+                              stdin=stdin and bool(info["Config"]["OpenStdin"]), start=False,
+                              condition="next-exit")
+
+    def _attached(self, cid: str, attach, *, tty: bool, stdin: bool, start: bool, condition: str) -> int:
+        """Docker's order: attach, wait, (start,) resize; then the conversation until the
+        container ends (its exit code) or the user detaches (0, and it runs on)."""
         conn, response = self._hijack(f"/containers/{cid}/attach",
                                       {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
         waiting = None
         try:
             # Asked before the start, so the answer cannot miss a quick end (nor a --rm's removal).
-            waiting, answer = self._wait_request(cid, "removed" if removed else "next-exit")
-            self._request("POST", f"/containers/{cid}/start").read()
+            waiting, answer = self._wait_request(cid, condition)
+            if start:
+                self._request("POST", f"/containers/{cid}/start").read()
             if not self._converse(conn, response, attach, tty=tty, stdin=stdin,
                                   resize=f"/containers/{cid}"):
                 return 0
@@ -343,28 +358,6 @@ class RemoteEngine:
             waiting.close()
             raise DaemonError(_message(answer.read()) or answer.reason, answer.status)
         return waiting, answer
-
-    def attach(self, ref: str, attach, stdin: bool = True) -> int:
-        """``attach``: a running container's output from now on (and our stdin, if it was
-        started with -i) until it ends, its exit code; 0 when the user detaches."""
-        info = self.inspect_container(ref)
-        if not info["State"]["Running"]:
-            raise MinidockerError("You cannot attach to a stopped container, start it first")
-        cid, tty = info["Id"], bool(info["Config"]["Tty"])
-        typing = stdin and bool(info["Config"]["OpenStdin"])
-        conn, response = self._hijack(f"/containers/{cid}/attach",
-                                      {"stream": 1, "stdin": int(typing), "stdout": 1, "stderr": 1})
-        waiting = None
-        try:
-            waiting, answer = self._wait_request(cid, "next-exit")
-            if not self._converse(conn, response, attach, tty=tty, stdin=typing,
-                                  resize=f"/containers/{cid}"):
-                return 0
-            return json.loads(answer.read())["StatusCode"]
-        finally:
-            conn.close()
-            if waiting is not None:
-                waiting.close()
 
     def _hijack(self, path: str, query: dict | None = None, body: dict | None = None):
         """A request whose connection becomes a raw stream both ways; (connection, response)."""

@@ -567,13 +567,8 @@ class _StdinPort:
         self._close_sink()
 
     def _close_listener(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+        close_listener(self.listener, self.path)
+        self.listener = None
 
     def _close_sink(self) -> None:
         if self.sink is not None:
@@ -586,6 +581,16 @@ class _StdinPort:
             self.client = None
         self._close_listener()
         self._close_sink()
+
+
+def close_listener(listener: socket.socket | None, path: str) -> None:
+    """Close a port's listening socket (if open) and remove its name."""
+    if listener is not None:
+        listener.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def _drain(fd, stream, deliver) -> None:

@@ -14,7 +14,7 @@ import json
 import os
 import socket
 
-from .supervisor import short_socket_path
+from .supervisor import close_listener, short_socket_path
 
 
 class TerminalPort:
@@ -176,13 +176,8 @@ class TerminalPort:
 
     def close(self) -> None:
         """The container has ended: what is still owed goes out (for a moment), then all closes."""
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+        close_listener(self.listener, self.path)
+        self.listener = None
         for conn, _ in self.greeting.values():
             conn.close()
         self.greeting.clear()
