@@ -648,7 +648,6 @@ class Api:
             if transport is not None:
                 transport.close()
 
-
     async def _copy_log(self, record, want: dict[str, bool], transport, tail: int | None = None) -> None:
         """The container's output from its log (its last ``tail`` lines on), to the end of
         its run (framed unless Tty)."""
@@ -666,17 +665,8 @@ class Api:
         """Attach to a -t container through its supervisor's terminal port (``TerminalPort``):
         raw output as the container shows it, the client's bytes typed into its terminal.
         Attached before the start (`docker run -it`), what it showed meanwhile comes first."""
-        from ..runtime.supervisor import short_socket_path
-        writer = None
-        answer = b""
-        try:
-            with short_socket_path(str(record.dir / "attach.sock")) as short:
-                reader, writer = await asyncio.open_unix_connection(short)
-            writer.write(json.dumps({"op": "attach", "stdin": typing, "backlog": before_start}).encode()
-                         + b"\n")
-            answer = await reader.readline()
-        except OSError:
-            pass
+        reader, writer, answer = await _terminal_port(
+            record, {"op": "attach", "stdin": typing, "backlog": before_start})
         if answer != b"ok\n":
             # It ended before we reached its terminal: what it showed is in its log.
             if writer is not None:
@@ -709,18 +699,29 @@ class Api:
             return _error(409, f"Container {record.id} is not running")
         if not record.spec.tty:
             return web.Response(status=200)  # no terminal: nothing to resize (as Docker)
-        from ..runtime.supervisor import short_socket_path
-        try:
-            with short_socket_path(str(record.dir / "attach.sock")) as short:
-                reader, writer = await asyncio.open_unix_connection(short)
-            writer.write(json.dumps({"op": "resize", "height": height, "width": width}).encode() + b"\n")
-            answer = await reader.readline()
-            writer.close()
-        except OSError as e:
-            return _error(409, f"Container {record.id} is not running ({e.strerror or e})")
+        _, writer, answer = await _terminal_port(record, {"op": "resize", "height": height, "width": width})
+        if writer is None:
+            return _error(409, f"Container {record.id} is not running (its terminal does not answer)")
+        writer.close()
         if answer != b"ok\n":
-            return _error(500, _message(answer) or "cannot resize the container's terminal")
+            return _error(500, _port_error(answer) or "cannot resize the container's terminal")
         return web.Response(status=200)
+
+
+async def _terminal_port(record, request: dict):
+    """Connect to a -t container's ``TerminalPort`` and send ``request``: (reader, writer,
+    its answer line); (None, None, b"") when nothing answers."""
+    from ..runtime.supervisor import short_socket_path
+    writer = None
+    try:
+        with short_socket_path(str(record.dir / "attach.sock")) as short:
+            reader, writer = await asyncio.open_unix_connection(short)
+        writer.write(json.dumps(request).encode() + b"\n")
+        return reader, writer, await reader.readline()
+    except OSError:
+        if writer is not None:
+            writer.close()
+        return None, None, b""
 
 
 def _size(query) -> tuple[int, int]:
@@ -733,7 +734,7 @@ def _size(query) -> tuple[int, int]:
     return height, width
 
 
-def _message(raw: bytes) -> str:
+def _port_error(raw: bytes) -> str:
     try:
         return json.loads(raw)["error"]
     except (ValueError, KeyError, TypeError):
