@@ -367,6 +367,19 @@ def cmd_exec(a) -> int:
         restore()
 
 
+def cmd_attach(a) -> int:
+    from .runtime.supervisor import restore_terminal_settings
+    engine = _engine()
+    config = engine.inspect_container(a.container)["Config"]
+    raw = config["Tty"] and config["OpenStdin"] and not a.no_stdin
+    restore = restore_terminal_settings(0) if raw else (lambda: None)
+    try:
+        sys.stdout.flush()
+        return engine.attach(a.container, _attach(), stdin=not a.no_stdin)
+    finally:
+        restore()
+
+
 def cmd_start(a) -> int:
     engine = _engine()
     if a.attach:
@@ -691,7 +704,7 @@ def _export_args(p):
 
 
 # Top-level commands, so `main` can build just the parser it needs.
-_COMMANDS = {"run", "create", "start", "stop", "kill", "wait", "rm", "ps", "logs", "top", "exec",
+_COMMANDS = {"run", "create", "attach", "start", "stop", "kill", "wait", "rm", "ps", "logs", "top", "exec",
              "build", "daemon", "images", "history", "inspect", "tag", "rmi", "save", "load",
              "import", "export", "image", "bootstrap", "system", "viz", "network", "port"}
 
@@ -760,6 +773,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ex.add_argument("-w", "--workdir", help="working directory inside the container")
     ex.add_argument("-e", "--env", action="append", default=[], metavar="K=V", help="set an environment variable")
     ex.set_defaults(func=cmd_exec)
+    at = sub.add_parser("attach", help="attach to a running container's output (and input)",
+                        description="Attach to a running container: its output from now on, your "
+                                    "input to it if it was started with -i, until it ends (its exit "
+                                    "code) or, on a terminal, you detach with Ctrl-P Ctrl-Q.")
+    at.add_argument("container", metavar="CONTAINER")
+    at.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
+    at.set_defaults(func=cmd_attach)
     start = sub.add_parser("start", help="start stopped containers")
     start.add_argument("containers", nargs="+", metavar="CONTAINER")
     start.add_argument("-a", "--attach", action="store_true", help="attach to output and wait")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import start_daemon
+from conftest import EARLY, Terminal, check_what_came_before_the_attach_is_shown, start_daemon
 
 
 @pytest.fixture
@@ -103,14 +103,57 @@ def test_exec_through_the_daemon_streams_output_stdin_and_the_exit_code(daemon):
     cli(daemon, "rm", "-f", "x")
 
 
+def cli_on_a_terminal(host, *args) -> Terminal:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCKER_")}
+    env["MINIDOCKER_ROOT"] = "/nonexistent/the-cli-must-not-use-it"
+    return Terminal([sys.executable, "-m", "minidocker", "-H", host, *args], env=env)
+
+
+def test_run_it_through_the_daemon_gives_a_shell_on_our_terminal(daemon):
+    with cli_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh") as term:
+        term.expect("/ # ")                     # the prompt: no newline after it
+        term.say("echo $((6*7)); tty\n", "42\r\n/dev/pts/0\r\n")
+        term.type("exit 3\n")
+        assert term.wait() == 3
+    assert cli(daemon, "ps", "-aq").stdout == ""  # --rm: the daemon removed it once we had read
+
+
+def test_run_it_through_the_daemon_shows_what_came_before_we_reached_the_terminal(daemon):
+    with cli_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c", EARLY) as term:
+        check_what_came_before_the_attach_is_shown(term)
+
+
+def test_detach_keys_leave_the_container_running_for_exec_it_and_attach(daemon):
+    with cli_on_a_terminal(daemon, "run", "-it", "--name", "keep", "busybox", "sh") as term:
+        term.expect("/ # ")
+        term.say("echo $((6*7))\n", "42\r\n")
+        term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q: let go, leave it running
+        assert term.wait() == 0
+    assert cli(daemon, "ps", "--format", "{{.Names}} {{.State}}").stdout == "keep running\n"
+    with cli_on_a_terminal(daemon, "exec", "-it", "keep", "sh") as term:
+        term.expect("/ # ")
+        term.say("echo in exec; exit 6\n", "in exec\r\n")
+        assert term.wait() == 6
+    with cli_on_a_terminal(daemon, "attach", "keep") as term:
+        term.say("echo attached again; exit 5\n", "attached again\r\n")
+        assert term.wait() == 5
+    assert cli(daemon, "rm", "keep").returncode == 0
+    r = cli(daemon, "attach", "keep")
+    assert r.returncode == 1 and r.stderr == "minidocker: No such container: keep\n"
+
+
+def test_run_i_through_the_daemon_passes_stdin_and_its_end(daemon):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCKER_")}
+    r = subprocess.run([sys.executable, "-m", "minidocker", "-H", daemon, "run", "--rm", "-i", "busybox",
+                        "sh", "-c", "cat; echo err >&2; exit 2"], input="typed\n", text=True,
+                       capture_output=True, timeout=30, env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "typed\n", "err\n")
+
+
 def test_verbs_not_yet_served_say_so_in_one_line(daemon, tmp_path):
     r = cli(daemon, "export", "-o", str(tmp_path / "x.tar"), "busybox")
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "`export` through the daemon is not supported yet" in r.stderr
-    r = cli(daemon, "run", "-it", "busybox", "sh")
-    assert r.returncode == 125 and "run -i/-t through the daemon is not supported yet" in r.stderr
-    r = cli(daemon, "exec", "-t", "whatever", "sh")
-    assert r.returncode == 125 and "exec -t through the daemon is not supported yet" in r.stderr
 
 
 def test_save_and_load_go_through_the_daemon(daemon, tmp_path):

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import start_daemon
+from conftest import (EARLY, Terminal, check_a_shell_follows_its_window,
+                      check_what_came_before_the_attach_is_shown, start_daemon)
 
 pytestmark = pytest.mark.root
 
@@ -255,3 +256,70 @@ def test_docker_exec_with_a_terminal(daemon):
     r = docker(daemon, "exec", "-t", "term", "sh", "-c", "tty; exit 6")
     assert r.returncode == 6 and r.stdout.startswith("/dev/pts/"), (r.stdout, r.stderr)
     assert docker(daemon, "rm", "-f", "term").returncode == 0
+
+
+def docker_on_a_terminal(host, *args, rows=24, columns=80) -> Terminal:
+    return Terminal(["docker", *args], env=dict(os.environ, DOCKER_HOST=host), rows=rows, columns=columns)
+
+
+@pytest.mark.tools("docker")
+def test_docker_run_it_gives_a_shell_on_a_terminal_of_the_clients_size(daemon):
+    # attach, start, then POST /containers/{id}/resize now and on every SIGWINCH
+    with docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", rows=30, columns=100) as term:
+        check_a_shell_follows_its_window(term, 30, 100, code=3)
+    assert docker(daemon, "ps", "-aq").stdout == ""
+
+
+@pytest.mark.tools("docker")
+def test_docker_run_it_shows_what_the_container_said_before_the_client_reached_it(daemon):
+    # docker run attaches before the start; the container's terminal exists only after it
+    with docker_on_a_terminal(daemon, "run", "--rm", "-it", "busybox", "sh", "-c", EARLY) as term:
+        check_what_came_before_the_attach_is_shown(term)
+
+
+@pytest.mark.tools("docker")
+def test_docker_attach_to_a_running_terminal_container_detach_and_attach_again(daemon):
+    assert docker(daemon, "run", "-dit", "--name", "shell", "busybox", "sh").returncode == 0
+    with docker_on_a_terminal(daemon, "attach", "shell") as term:
+        term.say("echo $((6*7))\n", "42\r\n")
+        term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q: the client lets go, the shell runs on
+        assert term.wait() == 1 and b"read escape sequence" in term.output
+    assert docker(daemon, "inspect", "-f", "{{.State.Running}}", "shell").stdout == "true\n"
+    with docker_on_a_terminal(daemon, "attach", "shell") as term:
+        term.say("echo again; exit 5\n", "again\r\n")
+        assert term.wait() == 5
+    assert docker(daemon, "rm", "shell").returncode == 0
+
+
+@pytest.mark.tools("docker")
+def test_docker_exec_it_follows_the_clients_terminal_size(daemon):
+    # POST /exec/{id}/resize: the daemon's terminal for the exec, then the container's
+    assert docker(daemon, "run", "-d", "--name", "term", "busybox", "sleep", "100").returncode == 0
+    with docker_on_a_terminal(daemon, "exec", "-it", "term", "sh", rows=31, columns=101) as term:
+        check_a_shell_follows_its_window(term, 31, 101, code=7)
+    assert docker(daemon, "rm", "-f", "term").returncode == 0
+
+
+def test_minidocker_run_it_through_the_daemon_follows_the_terminal_size(daemon):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCKER_")}
+    with Terminal([sys.executable, "-m", "minidocker", "-H", daemon, "run", "--rm", "-it", "busybox", "sh"],
+                  env=env, rows=33, columns=99) as term:
+        check_a_shell_follows_its_window(term, 33, 99, code=3)
+
+
+def test_resize_errors_are_docker_shaped(daemon):
+    assert http(daemon, "POST", "/containers/nope/resize?h=1&w=1") == \
+        (404, {"message": "No such container: nope"})
+    status, body = http(daemon, "POST", "/containers/create",
+                        {"Image": "busybox", "Cmd": ["sh"], "Tty": True, "OpenStdin": True})
+    cid = body["Id"]
+    status, body = http(daemon, "POST", f"/containers/{cid}/resize?h=tall&w=1")
+    assert status == 400 and "whole numbers" in body["message"]
+    status, body = http(daemon, "POST", f"/containers/{cid}/resize?h=24&w=80")
+    assert status == 409 and "is not running" in body["message"]
+    assert http(daemon, "POST", f"/containers/{cid}/start")[0] == 204
+    assert http(daemon, "POST", f"/containers/{cid}/resize?h=24&w=80")[0] == 200
+    status, body = http(daemon, "POST", f"/containers/{cid}/resize?h=70000&w=80")
+    assert status == 400 and "not a terminal size" in body["message"]
+    assert http(daemon, "POST", "/exec/nope/resize?h=1&w=1")[0] == 404
+    assert http(daemon, "DELETE", f"/containers/{cid}?force=1")[0] == 204

@@ -442,6 +442,26 @@ def test_interactive_tty_gives_a_usable_shell(clean):
     assert code == 5
 
 
+def test_attach_to_a_detached_terminal_follows_its_size_and_lets_go_with_the_detach_keys(clean):
+    from conftest import Terminal, check_a_shell_follows_its_window
+    out("run", "-dit", "--name", "shell", "busybox", "sh")
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"]) as term:
+        term.say("echo $((6*7))\n", "42\r\n")
+        term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q
+        assert term.wait() == 0
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], rows=27, columns=91) as term:
+        term.type("\n")                         # the prompt again: the shell was waiting
+        check_a_shell_follows_its_window(term, 27, 91, code=5)
+    out("rm", "shell")
+
+
+def test_a_foreground_terminal_follows_the_window_size(clean):
+    from conftest import Terminal, check_a_shell_follows_its_window
+    with Terminal([sys.executable, "-m", "minidocker", "run", "--rm", "-it", "busybox", "sh"],
+                  rows=26, columns=90) as term:
+        check_a_shell_follows_its_window(term, 26, 90, code=4)
+
+
 # -- exec ------------------------------------------------------------------------------------
 
 def test_exec_joins_the_containers_namespaces_and_files(clean):

@@ -78,6 +78,36 @@ def test_exec_from_another_process_runs_in_the_container_through_its_supervisor(
     assert md("exec", "x", "true").returncode != 0
 
 
+def test_attach_reaches_a_detached_terminal_and_lets_go_with_the_detach_keys(md):
+    from conftest import Terminal
+    md("run", "-dit", "--name", "shell", "busybox", "sh")
+    env = dict(os.environ, MINIDOCKER_ROOT=md.root, MINIDOCKER_KERNEL="sim")
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env) as term:
+        term.say("echo $((6*7))\n", "42\r\n")
+        term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q
+        assert term.wait() == 0
+    with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env) as term:
+        term.type("exit 5\n")
+        assert term.wait() == 5
+    r = md("attach", "shell")
+    assert r.returncode == 1
+    assert r.stderr == "minidocker: You cannot attach to a stopped container, start it first\n"
+    md("rm", "shell")
+
+
+def test_attach_without_a_terminal_passes_stdin_and_shows_output_from_now_on(md, tmp_path):
+    md("run", "-di", "--name", "reader", "busybox", "sh", "-c",
+       "echo before; while read l; do echo got $l; done; echo gone >&2; exit 7")
+    deadline = time.monotonic() + 10
+    while "before" not in md("logs", "reader").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    env = dict(os.environ, MINIDOCKER_ROOT=md.root, MINIDOCKER_KERNEL="sim")
+    r = subprocess.run([sys.executable, "-m", "minidocker", "attach", "reader"], input="a\nb\n",
+                       env=env, text=True, capture_output=True, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (7, "got a\ngot b\n", "gone\n")
+    md("rm", "reader")
+
+
 def test_an_unknown_kernel_name_is_one_clear_line(md, tmp_path):
     env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "s"), MINIDOCKER_KERNEL="bsd")
     r = subprocess.run([sys.executable, "-m", "minidocker", "ps"], env=env, text=True,

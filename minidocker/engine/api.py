@@ -6,6 +6,12 @@ run` need; each route maps a request to one ``Engine`` call, run in a worker
 thread (the engine blocks). Containers are started by a `minidocker start`
 child process, so the daemon itself never forks while it has threads.
 
+Attaching to a container with a terminal (`docker run -it`, `docker attach`) goes
+to its supervisor's terminal port (``runtime.terminal.TerminalPort``): raw bytes
+both ways, as the container shows them; ``resize`` sets that terminal's size.
+Without a terminal, attach streams the container's JSON log (framed) and passes
+stdin to its stdin port.
+
 Errors are Docker's: ``{"message": …}`` with 400 (bad parameter), 404 (no
 such object), 409 (conflict) or 500.
 """
@@ -466,6 +472,7 @@ class Api:
         finally:
             os.close(slave)
         e["pid"] = proc.pid
+        e["master"] = master  # for resizes
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
@@ -496,10 +503,31 @@ class Api:
             e["exit_code"] = await proc.wait()
         finally:
             e["running"] = False
+            e["master"] = None
             os.close(master)
             if transport is not None:
                 transport.close()
         return response
+
+    async def exec_resize(self, request):
+        """`docker exec -it`: the size goes on the terminal the `minidocker exec -t` child
+        runs on, and SIGWINCH tells the child to pass it on to the container's."""
+        eid = request.match_info["id"]
+        e = self.execs.get(eid)
+        if e is None:
+            return _error(404, f"No such exec instance: {eid}")
+        height, width = _size(request.query)
+        if not e["tty"]:
+            return web.Response(status=200)
+        if e.get("master") is None:
+            return _error(409, f"exec {eid} is not running")
+        from ..runtime.terminal import set_window_size
+        set_window_size(e["master"], height, width)
+        try:
+            os.kill(e["pid"], signal.SIGWINCH)  # a session of its own, without a controlling terminal
+        except ProcessLookupError:
+            pass
+        return web.Response(status=200)
 
     async def kill(self, request):
         await self.call(self.engine.kill, request.match_info["id"], request.query.get("signal") or "KILL")
@@ -593,29 +621,124 @@ class Api:
                 transport.set_protocol(hijacked)
             if not _bool(q.get("stream")):
                 return response
-            # Output of this run only: wait until the container starts (attach comes first).
+            # Output of this run only: wait until the container starts (attach comes first);
+            # a terminal is there only while it runs, so for one wait for the next start.
+            started = record.state.StartedAt
+            before_start = record.observed_status(self.engine.kernel) != "running"
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 record = self.engine.containers.load(record.id)
-                if record.observed_status(self.engine.kernel) != "created":
+                status = record.observed_status(self.engine.kernel)
+                if status == "running" or (record.state.StartedAt != started if record.spec.tty
+                                           else status != "created"):
                     break
                 await asyncio.sleep(0.02)
+            if record.spec.tty and transport is not None:
+                await self._attach_terminal(record, _bool(q.get("stdin")), before_start,
+                                            transport, hijacked)
+                return response
             if _bool(q.get("stdin")) and record.spec.stdin:
                 asyncio.get_running_loop().create_task(
                     hijacked.forward_to(str(record.dir / "stdin.sock")))
-            lines = self.engine.logs(record.id, follow=True)
-            while transport is not None and not transport.is_closing():
-                item = await asyncio.to_thread(next, lines, None)
-                if item is None:
-                    break
-                stream, text = item
-                if want.get(stream):
-                    transport.write(_frame(stream, text.encode(), record.spec.tty))
+            # attached to a running container: its output from now on, as Docker's attach
+            await self._copy_log(record, want, transport, None if before_start else 0)
             return response
         finally:
             self.attached[record.id] -= 1
             if transport is not None:
                 transport.close()
+
+    async def _copy_log(self, record, want: dict[str, bool], transport, tail: int | None = None) -> None:
+        """The container's output from its log (its last ``tail`` lines on), to the end of
+        its run (framed unless Tty)."""
+        lines = self.engine.logs(record.id, follow=True, tail=tail)
+        while transport is not None and not transport.is_closing():
+            item = await asyncio.to_thread(next, lines, None)
+            if item is None:
+                break
+            stream, text = item
+            if want.get(stream):
+                transport.write(_frame(stream, text.encode(), record.spec.tty))
+
+    async def _attach_terminal(self, record, typing: bool, before_start: bool, transport,
+                               hijacked) -> None:
+        """Attach to a -t container through its supervisor's terminal port (``TerminalPort``):
+        raw output as the container shows it, the client's bytes typed into its terminal.
+        Attached before the start (`docker run -it`), what it showed meanwhile comes first."""
+        reader, writer, answer = await _terminal_port(
+            record, {"op": "attach", "stdin": typing, "backlog": before_start})
+        if answer != b"ok\n":
+            # It ended before we reached its terminal: what it showed is in its log.
+            if writer is not None:
+                writer.close()
+            if before_start:
+                await self._copy_log(record, {"stdout": True, "stderr": True}, transport)
+            return
+        hijacked.on_lost = writer.close  # the client went: so does our place at the terminal
+        if typing:
+            hijacked.pass_to(writer)
+        try:
+            while not transport.is_closing():
+                try:
+                    chunk = await reader.read(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                transport.write(chunk)
+                while transport.get_write_buffer_size() > 1 << 20 and not transport.is_closing():
+                    await asyncio.sleep(0.01)  # a slow client: let the terminal wait
+        finally:
+            writer.close()
+
+    async def resize(self, request):
+        """`docker run -it` and `attach`: the client's terminal size, set on the container's."""
+        record = await self.call(self.engine.containers.find, request.match_info["id"])
+        height, width = _size(request.query)
+        if record.observed_status(self.engine.kernel) != "running":
+            return _error(409, f"Container {record.id} is not running")
+        if not record.spec.tty:
+            return web.Response(status=200)  # no terminal: nothing to resize (as Docker)
+        _, writer, answer = await _terminal_port(record, {"op": "resize", "height": height, "width": width})
+        if writer is None:
+            return _error(409, f"Container {record.id} is not running (its terminal does not answer)")
+        writer.close()
+        if answer != b"ok\n":
+            return _error(500, _port_error(answer) or "cannot resize the container's terminal")
+        return web.Response(status=200)
+
+
+async def _terminal_port(record, request: dict):
+    """Connect to a -t container's ``TerminalPort`` and send ``request``: (reader, writer,
+    its answer line); (None, None, b"") when nothing answers."""
+    from ..runtime.supervisor import short_socket_path
+    writer = None
+    try:
+        with short_socket_path(str(record.dir / "attach.sock")) as short:
+            reader, writer = await asyncio.open_unix_connection(short)
+        writer.write(json.dumps(request).encode() + b"\n")
+        return reader, writer, await reader.readline()
+    except OSError:
+        if writer is not None:
+            writer.close()
+        return None, None, b""
+
+
+def _size(query) -> tuple[int, int]:
+    try:
+        height, width = int(query.get("h", "")), int(query.get("w", ""))
+    except ValueError:
+        raise ValueError("h and w must be whole numbers of characters") from None
+    if not (0 <= height <= 0xFFFF and 0 <= width <= 0xFFFF):
+        raise ValueError(f"{height}x{width} is not a terminal size")
+    return height, width
+
+
+def _port_error(raw: bytes) -> str:
+    try:
+        return json.loads(raw)["error"]
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 class _Hijacked(asyncio.Protocol):
@@ -627,6 +750,11 @@ class _Hijacked(asyncio.Protocol):
         self.buffer: list[bytes] = []
         self.eof = False
         self.writer: asyncio.StreamWriter | None = None
+        self.on_lost = None  # what to do once the client has gone
+
+    def connection_lost(self, exc) -> None:
+        if self.on_lost is not None:
+            self.on_lost()
 
     def data_received(self, data: bytes) -> None:
         if self.writer is not None:
@@ -651,6 +779,10 @@ class _Hijacked(asyncio.Protocol):
                 await asyncio.sleep(0.01)
         else:
             return
+        self.pass_to(writer)
+
+    def pass_to(self, writer) -> None:
+        """From now on the client's bytes go to ``writer`` (those kept so far first)."""
         writer.write(b"".join(self.buffer))
         self.buffer.clear()
         self.writer = writer
@@ -718,10 +850,10 @@ def make_app(engine) -> web.Application:
         ("POST", "/containers/{id}/stop", api.stop), ("POST", "/containers/{id}/kill", api.kill),
         ("POST", "/containers/{id}/wait", api.wait), ("DELETE", "/containers/{id}", api.delete),
         ("GET", "/containers/{id}/top", api.top), ("GET", "/containers/{id}/logs", api.logs),
-        ("POST", "/containers/{id}/attach", api.attach),
+        ("POST", "/containers/{id}/attach", api.attach), ("POST", "/containers/{id}/resize", api.resize),
         ("POST", "/containers/{id}/restart", api.restart),
         ("POST", "/containers/{id}/exec", api.exec_create), ("POST", "/exec/{id}/start", api.exec_start),
-        ("GET", "/exec/{id}/json", api.exec_inspect),
+        ("GET", "/exec/{id}/json", api.exec_inspect), ("POST", "/exec/{id}/resize", api.exec_resize),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)

@@ -4,8 +4,9 @@
 ``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop`` …) and
 performs each as API requests, so ``minidocker -H unix:///path ps`` (or
 ``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. ``build`` sends
-the context as a tar and streams the builder's steps back; ``exec`` starts over a
-hijacked connection (stdin up, output frames down). HTTP is
+the context as a tar and streams the builder's steps back; ``exec`` and ``run -i/-t``
+talk over a hijacked connection (stdin up, output down: frames, or raw bytes with a
+terminal, whose size follows ours through ``resize``). HTTP is
 ``http.client`` over a unix socket; the daemon's multiplexed log stream is
 decoded here (8-byte frame headers: stream, 0, 0, 0, big-endian size).
 Verbs that do not go through the API yet say so in one line.
@@ -286,9 +287,16 @@ class RemoteEngine:
 
     def run(self, image: str, cmd: list[str] | None = None, *, detach_: bool = False,
             attach=None, **options):
-        if options.get("stdin") or options.get("tty"):
-            raise _RunError("run -i/-t through the daemon is not supported yet; "
-                            "run without -H (or MINIDOCKER_HOST) for a terminal")
+        if not detach_ and (options.get("stdin") or options.get("tty")):
+            created = self.create(image, cmd, **options)  # --rm: the daemon removes it after us
+            try:
+                return created, self._run_attached(created.id, attach, tty=bool(options.get("tty")),
+                                                   stdin=bool(options.get("stdin")),
+                                                   removed=bool(options.get("auto_remove")))
+            except DaemonError:
+                if options.get("auto_remove"):
+                    self.rm(created.id, force=True)  # it did not start: nothing else removes it
+                raise
         # An attached --rm is removed from here once it has ended and its output is read,
         # as Docker's CLI did before the daemon learned AutoRemove: no race with the logs.
         remove = options.get("auto_remove") and not detach_
@@ -305,6 +313,84 @@ class RemoteEngine:
         finally:
             if remove:
                 self.rm(created.id, force=True)
+
+    def _run_attached(self, cid: str, attach, *, tty: bool, stdin: bool, removed: bool) -> int:
+        return self._attached(cid, attach, tty=tty, stdin=stdin, start=True,
+                              condition="removed" if removed else "next-exit")
+
+    def attach(self, ref: str, attach, stdin: bool = True) -> int:
+        """``attach``: a running container's output from now on (and our stdin, if it was
+        started with -i) until it ends, its exit code; 0 when the user detaches."""
+        info = self.inspect_container(ref)
+        if not info["State"]["Running"]:
+            raise MinidockerError("You cannot attach to a stopped container, start it first")
+        return self._attached(info["Id"], attach, tty=bool(info["Config"]["Tty"]),
+                              stdin=stdin and bool(info["Config"]["OpenStdin"]), start=False,
+                              condition="next-exit")
+
+    def _attached(self, cid: str, attach, *, tty: bool, stdin: bool, start: bool, condition: str) -> int:
+        """Docker's order: attach, wait, (start,) resize; then the conversation until the
+        container ends (its exit code) or the user detaches (0, and it runs on)."""
+        conn, response = self._hijack(f"/containers/{cid}/attach",
+                                      {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
+        waiting = None
+        try:
+            # Asked before the start, so the answer cannot miss a quick end (nor a --rm's removal).
+            waiting, answer = self._wait_request(cid, condition)
+            if start:
+                self._request("POST", f"/containers/{cid}/start").read()
+            if not self._converse(conn, response, attach, tty=tty, stdin=stdin,
+                                  resize=f"/containers/{cid}"):
+                return 0
+            return json.loads(answer.read())["StatusCode"]
+        finally:
+            conn.close()
+            if waiting is not None:
+                waiting.close()
+
+    def _wait_request(self, cid: str, condition: str):
+        """``POST /containers/{id}/wait`` up to its headers (by then the daemon has noted
+        where the container stands); (connection, response) to read the code from later."""
+        waiting = _UnixConnection(self.path, None)
+        waiting.request("POST", f"{API}/containers/{cid}/wait?condition={condition}")
+        answer = waiting.getresponse()
+        if answer.status >= 400:
+            waiting.close()
+            raise DaemonError(_message(answer.read()) or answer.reason, answer.status)
+        return waiting, answer
+
+    def _hijack(self, path: str, query: dict | None = None, body: dict | None = None):
+        """A request whose connection becomes a raw stream both ways; (connection, response)."""
+        url = API + path + ("?" + urlencode(query) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        conn = _UnixConnection(self.path, None)
+        try:
+            conn.request("POST", url, body=data, headers=headers)
+            response = conn.getresponse()
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise self._no_daemon() from None
+        if response.status not in (101, 200):
+            message = _message(response.read()) or response.reason
+            conn.close()
+            raise NotFound(message) if response.status == 404 else DaemonError(message, response.status)
+        return conn, response
+
+    def _converse(self, conn, response, attach, *, tty: bool, stdin: bool, resize: str) -> bool:
+        """Over a hijacked connection (see ``runtime.terminal.converse``): the output raw
+        with a terminal, else in frames; our window's size to ``{resize}/resize``."""
+        from ..runtime import terminal
+
+        def resized(rows: int, columns: int) -> None:
+            try:
+                self._request("POST", f"{resize}/resize", {"h": rows, "w": columns}).read()
+            except (MinidockerError, OSError, http.client.HTTPException):
+                pass  # it has ended meanwhile
+        output = terminal.raw(response.fp.read1) if tty else _frames(response.fp)
+        return terminal.converse(conn.sock, output, attach, typing=stdin, detach_keys=tty,
+                                 resize=resized if tty else None)
 
     def _copy_logs(self, ref: str, attach, follow: bool) -> None:
         for stream, data in self._log_frames(ref, follow, None):
@@ -335,35 +421,19 @@ class RemoteEngine:
               attach=None) -> int:
         """exec create, then start: detached, or over the hijacked connection (stdin up,
         output down, framed unless -t); the exit code from exec inspect."""
-        if tty:
-            raise _RunError("exec -t through the daemon is not supported yet; "
-                            "run without -H (or MINIDOCKER_HOST) for a terminal")
         created = self._json("POST", f"/containers/{quote(ref, safe='')}/exec", body={
             "Cmd": list(cmd), "AttachStdin": stdin, "AttachStdout": True, "AttachStderr": True,
-            "Tty": False, "User": user or "", "WorkingDir": workdir, "Env": list(env)})
+            "Tty": tty, "User": user or "", "WorkingDir": workdir, "Env": list(env)})
         eid = created["Id"]
         if detach_:
             self._request("POST", f"/exec/{eid}/start", body={"Detach": True}).read()
             return 0
-        conn = _UnixConnection(self.path, None)
-        data = json.dumps({"Detach": False, "Tty": False}).encode()
+        conn, response = self._hijack(f"/exec/{eid}/start", body={"Detach": False, "Tty": tty})
         try:
-            conn.request("POST", f"{API}/exec/{eid}/start", body=data,
-                         headers={"Content-Type": "application/json", "Connection": "Upgrade",
-                                  "Upgrade": "tcp"})
-            response = conn.getresponse()
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise self._no_daemon() from None
-        if response.status != 101:
-            raise DaemonError(_message(response.read()) or response.reason, response.status)
-        if stdin and attach is not None and attach.stdin is not None:
-            _send_stdin(conn.sock, attach.stdin)
-        else:
-            conn.sock.shutdown(socket.SHUT_WR)
-        # after the 101, the connection is a raw stream of frames: read them off the socket
-        for stream, payload in _frames(response.fp):
-            os.write(attach.stdout if stream == "stdout" else attach.stderr, payload)
-        conn.close()
+            if not self._converse(conn, response, attach, tty=tty, stdin=stdin, resize=f"/exec/{eid}"):
+                return 0
+        finally:
+            conn.close()
         deadline = time.monotonic() + 10
         while True:
             info = self._json("GET", f"/exec/{eid}/json")
@@ -405,20 +475,6 @@ def _frames(stream):
             return
         kind, size = header[0], struct.unpack(">I", header[4:])[0]
         yield ("stderr" if kind == 2 else "stdout"), stream.read(size)
-
-
-def _send_stdin(sock: socket.socket, fd: int) -> None:
-    """Our stdin up the hijacked connection, in a thread; its end is the exec's end of input."""
-    import threading
-
-    def pump() -> None:
-        try:
-            while chunk := os.read(fd, 65536):
-                sock.sendall(chunk)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-    threading.Thread(target=pump, daemon=True).start()
 
 
 class _RunError(MinidockerError):

@@ -248,6 +248,47 @@ class ContainerVerbs:
         pid, ours = go(attach)
         return exit_code(relay(k, pid, ours, tty, attach, stdin, None))
 
+    def attach(self, ref: str, attach: Attach, stdin: bool = True) -> int:
+        """``attach``: a running container's output from now on (and our stdin, if it was
+        started with -i) until it ends, its exit code; 0 when the user detaches (Ctrl-P
+        Ctrl-Q, with a terminal). A terminal is reached through its supervisor's
+        ``TerminalPort``; without one, the output comes from the log, stdin goes to its
+        stdin port."""
+        import socket
+        from ..runtime import terminal
+        from ..runtime.supervisor import short_socket_path
+        record = self.containers.find(ref)
+        if record.observed_status(self.kernel) != RUNNING:
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        typing = stdin and record.spec.stdin
+        if record.spec.tty:
+            path = str(record.dir / "attach.sock")
+
+            def resized(rows: int, columns: int) -> None:
+                try:
+                    terminal.resize(path, rows, columns)
+                except MinidockerError:
+                    pass  # it has ended meanwhile
+            with terminal.connect(path, {"op": "attach", "stdin": typing, "backlog": False}) as sock:
+                if not terminal.converse(sock, terminal.raw(sock.recv), attach, typing=typing,
+                                         detach_keys=True, resize=resized):
+                    return 0
+        else:
+            with open(record.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)  # from now on: before anything we type is answered
+                if typing:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    try:
+                        with short_socket_path(str(record.dir / "stdin.sock")) as short:
+                            sock.connect(short)
+                        terminal.Typing(sock, attach.stdin, detach_keys=False).start()
+                    except OSError:
+                        sock.close()  # another client has its stdin (or it has just ended)
+                for stream, text in self._follow(record, log):
+                    os.write(attach.stderr if stream == "stderr" else attach.stdout, text.encode())
+        code = self.wait(record.id)
+        return code if code is not None else 0
+
     def _exec_here(self, container_id: str, request: dict, attach: Attach):
         """An exec (or a ``top``) handed over to this container's supervisor (see ``ExecPort``)."""
         if request.get("op") == "top":
@@ -463,20 +504,25 @@ class ContainerVerbs:
                 lines = lines[-tail:] if tail > 0 else []
             for line in lines:
                 yield _decode(line)
-            while follow:
-                line = f.readline()
-                if line:
+            if follow:
+                yield from self._follow(record, f)
+
+    def _follow(self, record: Record, f) -> Iterator[tuple[str, str]]:
+        """What the log ``f`` gets from where it is read up to, until the container ends."""
+        while True:
+            line = f.readline()
+            if line:
+                yield _decode(line)
+                continue
+            try:
+                current = self.containers.load(record.id)
+            except NotFound:
+                return
+            if current.observed_status(self.kernel) != RUNNING:
+                for line in f.readlines():
                     yield _decode(line)
-                    continue
-                try:
-                    current = self.containers.load(record.id)
-                except NotFound:
-                    return
-                if current.observed_status(self.kernel) != RUNNING:
-                    for line in f.readlines():
-                        yield _decode(line)
-                    return
-                time.sleep(0.05)
+                return
+            time.sleep(0.05)
 
     def ask_supervisor(self, record: Record, op: str):
         """What only the container's supervisor can see (``top``, ``namespaces``), asked

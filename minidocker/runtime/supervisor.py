@@ -269,9 +269,11 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         pid, ours = spawn(k, lambda err, console: become_container(k, plan, err, console),
                           tty=spec.tty, stdin=spec.stdin, attach=attach, stdin_fd=port_r, sync=sync)
         port = None
-        if attach is None and spec.stdin:
-            port = _StdinPort(str(record.dir / "stdin.sock"), ours[0] if spec.tty else port_w)
-            port.owns_sink = not spec.tty  # the pty master belongs to the relay
+        if attach is None and spec.tty:  # the daemon's attach and resize reach the terminal here
+            from .terminal import TerminalPort
+            port = TerminalPort(str(record.dir / "attach.sock"), ours[0], typing=spec.stdin)
+        elif attach is None and spec.stdin:
+            port = _StdinPort(str(record.dir / "stdin.sock"), port_w)
         record.state.Status = RUNNING
         record.state.Pid = pid
         record.state.SupervisorPid = os.getpid()
@@ -341,12 +343,18 @@ def _read_all(fd: int) -> bytes:
 
 
 def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
-          stdin: bool, log: "_Log | None", port: "_StdinPort | None" = None) -> int:
-    """Copy output to the log (and the attached terminal) until ``pid`` exits; its wait status."""
+          stdin: bool, log: "_Log | None", port=None) -> int:
+    """Copy output to the log (and the attached terminal, and the clients of ``port``) until
+    ``pid`` exits; its wait status."""
     log = log or _NoLog()
     streams = {fds[0]: "stdout"} if tty else {fds[0]: "stdout", fds[1]: "stderr"}
     targets = {"stdout": attach.stdout, "stderr": attach.stderr} if attach else {}
     forward_in = attach.stdin if (tty and attach and stdin) else None
+
+    def deliver(stream: str, data: bytes) -> None:
+        _deliver(stream, data, log, targets)
+        if port:
+            port.output(data)
 
     def forward(signum, _frame):
         try:
@@ -354,23 +362,33 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
         except ProcessLookupError:
             pass
 
+    def resized(_signum=None, _frame=None):
+        _copy_window_size(attach.stdout, fds[0])  # the kernel tells the container's foreground
+
     # Only the main thread may set handlers; a run from another thread (a notebook's
     # background cell, say) leaves signals to whoever owns them.
+    main = threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} \
-        if threading.current_thread() is threading.main_thread() else {}
+        if main else {}
+    if main and tty and attach is not None:
+        old[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, resized)
+        resized()  # a change between the terminal's making and the handler is not lost
     status = None
     open_fds = set(streams)
     try:
         while open_fds or status is None:
-            watch = list(open_fds) + ([forward_in] if forward_in is not None else []) + \
-                (port.fds() if port else [])
             if not open_fds:
                 _, status = k.waitpid(pid)
                 break
+            # a client that does not keep up holds the output back (as Docker's attach does)
+            watch = ([] if port and port.full() else list(open_fds)) + \
+                ([forward_in] if forward_in is not None else []) + (port.fds() if port else [])
             try:
-                ready, _, _ = select.select(watch, [], [], 0.5)
+                ready, writable, _ = select.select(watch, port.writers() if port else [], [], 0.5)
             except InterruptedError:
                 continue
+            for fd in writable:
+                port.flush(fd)
             for fd in ready:
                 if port and fd in port.fds():
                     port.handle(fd)
@@ -384,6 +402,8 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
                     continue
                 try:
                     data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue  # a terminal shared through a TerminalPort is non-blocking
                 except OSError as e:
                     if e.errno != errno.EIO:  # a pty reports EIO once the last writer closed
                         raise
@@ -391,14 +411,14 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
                 if not data:
                     open_fds.discard(fd)
                     continue
-                _deliver(streams[fd], data, log, targets)
+                deliver(streams[fd], data)
             if status is None:
                 wpid, wstatus = k.waitpid(pid, os.WNOHANG)
                 if wpid:
                     status = wstatus
                     # PID 1 is gone, so is its namespace: drain what is buffered and stop.
                     for fd in list(open_fds):
-                        _drain(fd, streams[fd], log, targets)
+                        _drain(fd, streams[fd], deliver)
                     open_fds.clear()
     finally:
         for s, h in old.items():
@@ -501,11 +521,11 @@ def remote_exec(path: str, request: dict, attach: Attach) -> int:
 
 
 class _StdinPort:
-    """stdin of a detached ``-i`` container: a unix socket in its directory.
+    """stdin of a detached ``-i`` container without a terminal: a unix socket in its directory.
 
-    The first client's bytes go to the container's stdin (a pipe, or the pty);
-    its half-close is the container's end of input, as with Docker's StdinOnce.
-    The daemon's attach connects here.
+    The first client's bytes go to the container's stdin pipe; its half-close is
+    the container's end of input, as with Docker's StdinOnce. The daemon's attach
+    connects here (output goes through the log). With ``-t``, see ``terminal.TerminalPort``.
     """
 
     def __init__(self, path: str, sink: int):
@@ -516,10 +536,18 @@ class _StdinPort:
             os.chmod(short, 0o600)
         self.listener.listen(1)
         self.client: socket.socket | None = None
-        self.owns_sink = True
 
     def fds(self) -> list[int]:
         return [s.fileno() for s in (self.listener, self.client) if s is not None]
+
+    def writers(self) -> list[int]:
+        return []  # output goes through the log
+
+    def full(self) -> bool:
+        return False
+
+    def output(self, data: bytes) -> None:
+        pass
 
     def handle(self, fd: int) -> None:
         if self.listener is not None and fd == self.listener.fileno():
@@ -539,16 +567,11 @@ class _StdinPort:
         self._close_sink()
 
     def _close_listener(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+        close_listener(self.listener, self.path)
+        self.listener = None
 
     def _close_sink(self) -> None:
-        if self.owns_sink and self.sink is not None:
+        if self.sink is not None:
             os.close(self.sink)
             self.sink = None
 
@@ -560,7 +583,17 @@ class _StdinPort:
         self._close_sink()
 
 
-def _drain(fd, stream, log, targets) -> None:
+def close_listener(listener: socket.socket | None, path: str) -> None:
+    """Close a port's listening socket (if open) and remove its name."""
+    if listener is not None:
+        listener.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _drain(fd, stream, deliver) -> None:
     os.set_blocking(fd, False)
     while True:
         try:
@@ -569,7 +602,7 @@ def _drain(fd, stream, log, targets) -> None:
             return
         if not data:
             return
-        _deliver(stream, data, log, targets)
+        deliver(stream, data)
 
 
 def _deliver(stream: str, data: bytes, log, targets: dict[str, int]) -> None:
