@@ -253,6 +253,25 @@ class SimKernel(Kernel):
         child.thread.start()
         return child.pid_in(parent.pid_ns)
 
+    def spawn_function(self, parent: SimProcess, fn) -> int:
+        """fork(2) without execve: ``fn(child)`` runs as a copy of ``parent`` in a thread of
+        its own and returns the child's exit code (a shell's ``{ …; } &``); the child's pid."""
+        child = self._new_child(parent)   # EAGAIN at pids.max
+
+        def body() -> None:
+            self._local.process = child
+            try:
+                status = (fn(child) & 0xFF) << 8
+            except SimExit as e:
+                status = e.status
+            except BaseException:
+                status = 125 << 8
+            self._exit_process(child, status)
+
+        child.thread = threading.Thread(target=body, daemon=True, name=f"sim-pid-{child.pid}")
+        child.thread.start()
+        return child.pid_in(parent.pid_ns)
+
     def wait_child(self, parent: SimProcess, pid: int) -> int:
         """waitpid for a child made by ``spawn_child``; its wait status (the child is reaped)."""
         child = next((q for q in self.processes.values()

@@ -303,6 +303,13 @@ class SimSystem(NetworkCalls):
         env = dict(self.environ) if env is None else dict(env)
         return self.k.spawn_child(self.p, list(argv), env, streams)
 
+    def spawn_call(self, fn) -> int:
+        """fork(2) without execve: ``fn(system)`` runs in a child process (a copy of this
+        one, with this one's streams) and returns its exit code; the child's pid."""
+        self._check()
+        streams = (self.stdin, self.stdout, self.stderr)
+        return self.k.spawn_function(self.p, lambda child: fn(SimSystem(self.k, child, *streams)))
+
     def wait(self, pid: int) -> int:
         status = self.k.wait_child(self.p, pid)
         self._check()

@@ -27,6 +27,7 @@ failed redirection, 127 not found, 128+N for a command killed by signal N.
 
 from __future__ import annotations
 
+import copy
 import io
 import posixpath
 import re
@@ -479,6 +480,7 @@ class Shell:
         self.exec_last = False        # `sh -c`: the last command replaces the shell (ash's EV_EXIT)
         self.jobs: list[int] = []     # background children not yet waited for
         self.last_bg: int | None = None
+        self.dollar_pid: int | None = None   # $$ of a forked copy: its parent shell's
         self.exec_candidate = None
         self.exec_now = False
         self.status = 0
@@ -770,7 +772,9 @@ class Shell:
             simple = _only_simple(P.Seq([(andor, False)])) if bg else None
             if simple is not None and hasattr(self.sys, "spawn"):
                 status = self.run_background(simple)
-            else:   # a compound command in the background runs to its end first (documented)
+            elif bg and hasattr(self.sys, "spawn_call"):
+                status = self.run_background_compound(andor)
+            else:   # a system that cannot fork (the applets' test double) runs it to its end
                 status = self.run(andor)
             if bg:
                 status = 0
@@ -794,6 +798,41 @@ class Shell:
         self.jobs.append(pid)
         self.last_bg = pid
         return 0
+
+    def run_background_compound(self, node) -> int:
+        """``{ …; } &``, ``a && b &``: a forked copy of the shell runs it beside this one
+        (its variables are copies; its stdin is empty, as without job control)."""
+        clone = copy.copy(self)
+        clone._restore(self._save())
+        clone.fds = dict(self.fds)
+        clone.fds[0] = io.BytesIO()
+        clone.jobs, clone.interactive, clone.exec_last, clone.exec_now = [], False, False, False
+        parent_pid = self.sys.pid   # $$ in a subshell is still the parent's
+        try:
+            pid = self.sys.spawn_call(lambda sys: clone._run_forked(node, sys, parent_pid))
+        except BlockingIOError as e:
+            self.msg(f"can't fork: {strerror(e)}")
+            if self.interactive:
+                return 2
+            raise _Exit(2) from None
+        self.jobs.append(pid)
+        self.last_bg = pid
+        return 0
+
+    def _run_forked(self, node, sys, parent_pid: int) -> int:
+        self.sys = sys
+        self.dollar_pid = parent_pid
+        try:
+            return self.run(node)
+        except _Exit as e:
+            return e.status
+        except (_Return, _Break, _Continue):
+            return self.status
+        except ShellError as e:
+            self.msg(e.msg)
+            return e.status
+        except PipeFull:
+            return 128 + 13
 
     def run_andor(self, node: P.AndOr) -> int:
         if not node.rest:
@@ -1260,7 +1299,7 @@ _SPECIAL_GET = {
     "*": lambda sh: sh.vars.get("IFS", " \t\n")[:1].join(sh.params),
     "#": lambda sh: str(len(sh.params)),
     "?": lambda sh: str(sh.status),
-    "$": lambda sh: str(sh.sys.pid),
+    "$": lambda sh: str(sh.dollar_pid if sh.dollar_pid is not None else sh.sys.pid),
     "!": lambda sh: str(sh.last_bg) if sh.last_bg is not None else None,
     "-": lambda sh: "".join(sorted(o for o in sh.opts if len(o) == 1)),
 }
