@@ -127,3 +127,19 @@ def test_save_and_load_go_through_the_daemon(daemon, tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "missing.tar" in r.stderr
     r = cli(daemon, "save", "-o", str(tmp_path / "x.tar"), "nosuchimage")
     assert r.returncode == 1 and "nosuchimage" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_a_daemon_started_with_minidocker_host_set_runs_its_children_itself(tmp_path):
+    """MINIDOCKER_HOST in the daemon's environment (a user's shell exports it) must not
+    reach the `minidocker start|build|exec` children the daemon runs: they would ask the
+    daemon to do their own work, and it would ask another child, without end."""
+    sock = tmp_path / "md.sock"
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim",
+               MINIDOCKER_HOST=f"unix://{sock}")
+    proc = start_daemon(sock, env)
+    try:
+        r = cli(f"unix://{sock}", "run", "--rm", "busybox", "echo", "hi", timeout=30)
+        assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

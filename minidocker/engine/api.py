@@ -76,6 +76,13 @@ class Api:
     async def call(self, fn, *args, **kwargs):
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    def child_env(self) -> dict[str, str]:
+        """The environment of a `minidocker` child of the daemon: this engine's state root,
+        and no MINIDOCKER_HOST, which would send the child's work back to a daemon."""
+        env = {k: v for k, v in os.environ.items() if k != "MINIDOCKER_HOST"}
+        env["MINIDOCKER_ROOT"] = str(self.engine.store.root)
+        return env
+
     # -- system --------------------------------------------------------------------------
     async def ping(self, request):
         headers = {"Api-Version": API_VERSION, "OSType": "linux", "Builder-Version": "1",
@@ -211,7 +218,7 @@ class Api:
             await response.prepare(request)
             proc = await asyncio.create_subprocess_exec(
                 *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root)))
+                env=self.child_env())
             last = ""
             async for line in proc.stderr:
                 text = line.decode(errors="replace")
@@ -340,7 +347,7 @@ class Api:
             return web.Response(status=304)
         proc = await asyncio.create_subprocess_exec(
             *self.cli, "start", record.id, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root)))
+            env=self.child_env())
         _, err = await proc.communicate()
         if proc.returncode != 0:
             message = err.decode(errors="replace").strip().removeprefix("minidocker: ")
@@ -409,7 +416,7 @@ class Api:
         if e["tty"]:
             args.append("-t")
         args += [e["container"], *e["cmd"]]
-        env = dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root))
+        env = self.child_env()
         e["running"] = True
         if body.get("Detach"):
             proc = await asyncio.create_subprocess_exec(*args, stdin=subprocess.DEVNULL,
