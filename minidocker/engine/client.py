@@ -2,9 +2,9 @@
 
 ``RemoteEngine`` offers the methods the CLI calls on the in-process
 ``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop``,
-``network_create`` …) and
-performs each as API requests, so ``minidocker -H unix:///path ps`` (or
-``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. ``build`` sends
+``network_create``, ``port`` …) and performs each as API requests, so
+``minidocker -H unix:///path ps`` (or ``MINIDOCKER_HOST``) is the seed's
+picture: CLI → API → daemon. ``build`` sends
 the context as a tar and streams the builder's steps back; ``exec`` starts over a
 hijacked connection (stdin up, output frames down). HTTP is
 ``http.client`` over a unix socket; the daemon's multiplexed log stream is
