@@ -6,6 +6,7 @@ never touches the state root itself, only the socket.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -170,3 +171,35 @@ def test_save_and_load_go_through_the_daemon(daemon, tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "missing.tar" in r.stderr
     r = cli(daemon, "save", "-o", str(tmp_path / "x.tar"), "nosuchimage")
     assert r.returncode == 1 and "nosuchimage" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_network_verbs_go_through_the_api(daemon):
+    created = cli(daemon, "network", "create", "--subnet", "10.80.0.0/24", "web")
+    assert created.returncode == 0 and len(created.stdout.strip()) == 64, created.stderr
+    assert "web" in cli(daemon, "network", "ls", "--format", "{{.Name}}").stdout.split()
+    [net] = json.loads(cli(daemon, "network", "inspect", "web").stdout)
+    assert net["IPAM"]["Config"] == [{"Subnet": "10.80.0.0/24", "Gateway": "10.80.0.1"}]
+    overlap = cli(daemon, "network", "create", "--subnet", "10.80.0.0/16", "other")
+    assert overlap.returncode == 1 and "Pool overlaps" in overlap.stderr
+    assert cli(daemon, "create", "--name", "later", "busybox", "true").returncode == 0
+    assert cli(daemon, "network", "connect", "web", "later").returncode == 0  # wired at its start
+    [info] = json.loads(cli(daemon, "inspect", "later").stdout)
+    assert "web" in info["NetworkSettings"]["Networks"]
+    assert cli(daemon, "network", "disconnect", "web", "later").returncode == 0
+    assert cli(daemon, "rm", "later").returncode == 0
+    assert cli(daemon, "network", "prune", "-f").stdout == "Deleted Networks:\nweb\n"
+
+def test_a_daemon_started_with_minidocker_host_set_runs_its_children_itself(tmp_path):
+    """MINIDOCKER_HOST in the daemon's environment (a user's shell exports it) must not
+    reach the `minidocker start|build|exec` children the daemon runs: they would ask the
+    daemon to do their own work, and it would ask another child, without end."""
+    sock = tmp_path / "md.sock"
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim",
+               MINIDOCKER_HOST=f"unix://{sock}")
+    proc = start_daemon(sock, env)
+    try:
+        r = cli(f"unix://{sock}", "run", "--rm", "busybox", "echo", "hi", timeout=30)
+        assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,10 +1,11 @@
 """The Docker Engine API (1.47) over the in-process engine, served by aiohttp.
 
 This first slice covers what `docker version|info|images|history|inspect|
-rmi|tag|ps|run -d|logs|stop|kill|rm|wait|top` and a non-interactive `docker
-run` need; each route maps a request to one ``Engine`` call, run in a worker
-thread (the engine blocks). Containers are started by a `minidocker start`
-child process, so the daemon itself never forks while it has threads.
+rmi|tag|ps|run -d|logs|stop|kill|rm|wait|top|port`, `docker network …` and a
+non-interactive `docker run` need; each route maps a request to one ``Engine``
+call, run in a worker thread (the engine blocks). Containers are started, and
+running ones rewired by `network connect|disconnect`, by a `minidocker` child
+process, so the daemon itself never forks while it has threads.
 
 Attaching to a container with a terminal (`docker run -it`, `docker attach`) goes
 to its supervisor's terminal port (``runtime.terminal.TerminalPort``): raw bytes
@@ -13,7 +14,8 @@ Without a terminal, attach streams the container's JSON log (framed) and passes
 stdin to its stdin port.
 
 Errors are Docker's: ``{"message": …}`` with 400 (bad parameter), 404 (no
-such object), 409 (conflict) or 500.
+such object), 409 (conflict) or 500; the network routes answer some refusals
+403, as Docker's libnetwork does (see ``_NETWORK_REFUSALS``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..errors import Conflict, InvalidReference, MinidockerError, NotFound
+from ..runtime.netspec import BUILTIN
 from ..runtime.spec import InvalidSpec
 from .containers import status_text
 
@@ -51,12 +54,22 @@ def _error(status: int, message: str) -> web.Response:
                         content_type="application/json")
 
 
+class _Refused(MinidockerError):
+    """An engine error answered with the status Docker gives it, not its type's default."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 @web.middleware
 async def _versions_and_errors(request: web.Request, handler):
     try:
         return await handler(request)
     except web.HTTPException:
         raise
+    except _Refused as e:
+        return _error(e.status, str(e))
     except NotFound as e:
         return _error(404, str(e))
     except Conflict as e:
@@ -81,6 +94,13 @@ class Api:
 
     async def call(self, fn, *args, **kwargs):
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def child_env(self) -> dict[str, str]:
+        """The environment of a `minidocker` child of the daemon: this engine's state root,
+        and no MINIDOCKER_HOST, which would send the child's work back to a daemon."""
+        env = {k: v for k, v in os.environ.items() if k != "MINIDOCKER_HOST"}
+        env["MINIDOCKER_ROOT"] = str(self.engine.store.root)
+        return env
 
     # -- system --------------------------------------------------------------------------
     async def ping(self, request):
@@ -114,8 +134,8 @@ class Api:
                 "OSType": "linux", "Architecture": platform.machine(), "KernelVersion": os.uname().release,
                 "NCPU": os.cpu_count(), "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
                 "Name": os.uname().nodename, "ServerVersion": __version__, "LoggingDriver": "json-file",
-                "CgroupDriver": "cgroupfs", "SystemTime": _now(), "Plugins": {"Volume": [], "Network": ["none", "host"],
-                                                          "Log": ["json-file"]},
+                "CgroupDriver": "cgroupfs", "SystemTime": _now(),
+                "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
                 "Warnings": [],
             }
         return web.json_response(await self.call(gather))
@@ -217,7 +237,7 @@ class Api:
             await response.prepare(request)
             proc = await asyncio.create_subprocess_exec(
                 *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root)))
+                env=self.child_env())
             last = ""
             async for line in proc.stderr:
                 text = line.decode(errors="replace")
@@ -330,7 +350,7 @@ class Api:
                               for ip, hp, cp, proto in r.state.Ports] if status == "running" else [],
                     "State": status, "Status": status_text(r, status),
                     "HostConfig": {"NetworkMode": r.spec.network}, "Mounts": [],
-                    "NetworkSettings": {"Networks": {}},
+                    "NetworkSettings": {"Networks": self.engine._network_settings(r, status)["Networks"]},
                 })
             limit = int(request.query.get("limit", "-1") or -1)
             return out[:limit] if limit > 0 else out
@@ -346,7 +366,7 @@ class Api:
             return web.Response(status=304)
         proc = await asyncio.create_subprocess_exec(
             *self.cli, "start", record.id, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root)))
+            env=self.child_env())
         _, err = await proc.communicate()
         if proc.returncode != 0:
             message = err.decode(errors="replace").strip().removeprefix("minidocker: ")
@@ -415,7 +435,7 @@ class Api:
         if e["tty"]:
             args.append("-t")
         args += [e["container"], *e["cmd"]]
-        env = dict(os.environ, MINIDOCKER_ROOT=str(self.engine.store.root))
+        env = self.child_env()
         e["running"] = True
         if body.get("Detach"):
             proc = await asyncio.create_subprocess_exec(*args, stdin=subprocess.DEVNULL,
@@ -707,6 +727,115 @@ class Api:
             return _error(500, _port_error(answer) or "cannot resize the container's terminal")
         return web.Response(status=200)
 
+    # -- networks --------------------------------------------------------------------------
+    async def _network_call(self, fn, *args):
+        """An engine network verb, its refusals answered with Docker's status codes."""
+        try:
+            return await self.call(fn, *args)
+        except (NotFound, Conflict) as e:
+            text = str(e)
+            status = next((code for part, code in _NETWORK_REFUSALS if part in text),
+                          404 if isinstance(e, NotFound) else 409)
+            raise _Refused(status, text) from None
+
+    async def networks(self, request):
+        """`docker network ls`: each network as inspect shows it, without its containers
+        (as Docker since API 1.28), narrowed by Docker's filters."""
+        filters = _filters(request.query.get("filters"), _NETWORK_FILTERS)
+
+        def rows():
+            out = []
+            for net in self.engine.networks.all():
+                doc = self.engine.network_inspect(net.id)
+                if _network_matches(doc, filters):
+                    out.append(dict(doc, Containers={}))
+            return out
+        return web.json_response(await self.call(rows))
+
+    async def network_inspect(self, request):
+        ref = request.match_info["id"]
+        if request.query.get("scope", "local") not in ("", "local"):
+            return _error(404, f"network {ref} not found")  # every network here is local
+        return web.json_response(await self._network_call(self.engine.network_inspect, ref))
+
+    async def network_create(self, request):
+        """`docker network create`: a bridge network, with the subnet and gateway of the
+        first IPAM config if given. What minidocker cannot honour is refused (400), not
+        ignored; CheckDuplicate is always on, as in Docker since API 1.44."""
+        body = await _json_body(request)
+        name = body.get("Name")
+        if not isinstance(name, str) or not name:
+            return _error(400, "a network needs a Name")
+        ipam = body.get("IPAM") or {}
+        if (ipam.get("Driver") or "default") != "default":
+            return _error(404, f"plugin {ipam['Driver']!r} not found: minidocker has only the default IPAM driver")
+        configs = ipam.get("Config") or []
+        if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+            return _error(400, "IPAM.Config must be a list of objects")
+        unsupported = [key for key in ("EnableIPv6", "Ingress", "ConfigOnly", "ConfigFrom") if body.get(key)]
+        unsupported += [f"IPAM.Config.{key}" for c in configs for key in ("IPRange", "AuxiliaryAddresses")
+                        if c.get(key)]
+        if len(configs) > 1:
+            unsupported.append("more than one IPAM.Config")
+        if (body.get("Scope") or "local") != "local":
+            unsupported.append(f"Scope {body['Scope']!r}")
+        if unsupported:
+            return _error(400, f"minidocker does not support {', '.join(unsupported)} (IPv4 bridge networks only)")
+        labels = body.get("Labels") or {}
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            return _error(400, "Labels must map names to strings")
+        config = configs[0] if configs else {}
+        try:
+            net = await self._network_call(
+                self.engine.network_create, name, config.get("Subnet") or None, config.get("Gateway") or None,
+                bool(body.get("Internal")), labels, body.get("Driver") or "bridge")
+        except _Refused as e:
+            if name in BUILTIN:  # Docker: "operation is not permitted on predefined … network"
+                e.status = 403
+            raise
+        ignored = sorted(body.get("Options") or {})
+        warning = f"minidocker ignores the driver options {', '.join(ignored)}" if ignored else ""
+        return web.json_response({"Id": net.id, "Warning": warning}, status=201)
+
+    async def network_delete(self, request):
+        await self._network_call(self.engine.network_rm, request.match_info["id"])
+        return web.Response(status=204)
+
+    async def network_prune(self, request):
+        if _filters(request.query.get("filters"), ("label", "label!", "until")):
+            return _error(400, "minidocker's network prune takes no filters yet")
+        return web.json_response({"NetworksDeleted": await self.call(self.engine.network_prune)})
+
+    async def network_connect(self, request):
+        body = await _json_body(request)
+        endpoint = body.get("EndpointConfig") or {}
+        if any((endpoint.get("IPAMConfig") or {}).values()) or endpoint.get("Aliases") or endpoint.get("Links"):
+            return _error(400, "minidocker does not support static addresses, aliases or links on connect")
+        return await self._rewire("connect", request.match_info["id"], body.get("Container"))
+
+    async def network_disconnect(self, request):
+        body = await _json_body(request)  # Force changes nothing: an endpoint never outlives its container here
+        return await self._rewire("disconnect", request.match_info["id"], body.get("Container"))
+
+    async def _rewire(self, verb: str, ref: str, container) -> web.Response:
+        """`network connect|disconnect` in a `minidocker` child, as `start` is: wiring a
+        running container enters its network namespace, and pyroute2 forks for that. The
+        daemon must not fork while it has threads, nor share its signal wakeup socket: a
+        forked child that gets pyroute2's SIGTERM would stop the daemon through it."""
+        if not isinstance(container, str) or not container:
+            return _error(400, f"no container given to {verb}")
+        net = await self._network_call(self.engine.networks.find, ref)
+        record = await self._network_call(self.engine.containers.find, container)
+        proc = await asyncio.create_subprocess_exec(
+            *self.cli, "network", verb, net.id, record.id, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=self.child_env())
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            message = err.decode(errors="replace").strip().removeprefix("minidocker: ")
+            status = next((code for part, code in _NETWORK_REFUSALS if part in message), 500)
+            return _error(status, message or f"network {verb} failed")
+        return web.Response(status=200)
+
 
 async def _terminal_port(record, request: dict):
     """Connect to a -t container's ``TerminalPort`` and send ``request``: (reader, writer,
@@ -790,6 +919,74 @@ class _Hijacked(asyncio.Protocol):
             writer.write_eof()
 
 
+# How Docker answers the network verbs' refusals (the kinds libnetwork gives its errors),
+# found by the engine's messages, which are Docker's: forbidden (403), bad parameter (400),
+# no such plugin (404); "not connected" is a plain error there, hence 500.
+_NETWORK_REFUSALS = (
+    ("Pool overlaps", 403), ("pre-defined network", 403), ("has active endpoints", 403),
+    ("already exists in network", 403), ("cannot join other networks", 400),
+    ("connected to host network", 400), ("is not connected to network", 500),
+    ("has only the bridge driver", 404), ("cannot rewire", 409),
+)
+_NETWORK_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
+
+
+def _filters(raw: str | None, allowed) -> dict[str, list[str]]:
+    """Docker's ``filters`` query, ``{"name": {"web": true}}`` or the older
+    ``{"name": ["web"]}``, as {key: [values]}; an unknown key is a bad parameter."""
+    if not raw:
+        return {}
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"invalid filters: {raw}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"invalid filters: {raw}")
+    out = {}
+    for key, values in doc.items():
+        if key not in allowed:
+            raise ValueError(f"invalid filter '{key}'")
+        if isinstance(values, dict):
+            values = [v for v, on in values.items() if on]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"invalid filters: {raw}")
+        if values:
+            out[key] = values
+    return out
+
+
+def _network_matches(doc: dict, filters: dict[str, list[str]]) -> bool:
+    """Docker's network filters: driver and scope exactly; name and id as a match or a
+    regular expression found in them; every label (``key`` or ``key=value``); type
+    custom|builtin; dangling: a user network no container belongs to."""
+    import re
+
+    def found(pattern: str, text: str) -> bool:
+        try:
+            return pattern == text or re.search(pattern, text) is not None
+        except re.error:
+            return False
+
+    builtin = doc["Name"] in BUILTIN
+    for value in filters.get("type", []):
+        if value not in ("custom", "builtin"):
+            raise ValueError(f"invalid filter: 'type'='{value}'")
+    for value in filters.get("dangling", []):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"invalid filter: 'dangling'='{value}'")
+    checks = {
+        "driver": lambda v: v == doc["Driver"], "scope": lambda v: v == doc["Scope"],
+        "name": lambda v: found(v, doc["Name"]), "id": lambda v: found(v, doc["Id"]),
+        "type": lambda v: v == ("builtin" if builtin else "custom"),
+        "dangling": lambda v: (v.lower() in ("true", "1")) == (not builtin and not doc["Containers"]),
+    }
+    if not all(any(map(check, filters[key])) for key, check in checks.items() if key in filters):
+        return False
+    labels = doc["Labels"]
+    return all(key in labels and (not sep or labels[key] == value)
+               for key, sep, value in (item.partition("=") for item in filters.get("label", [])))
+
+
 def _frame(stream: str, data: bytes, tty: bool) -> bytes:
     if tty:
         return data
@@ -854,6 +1051,11 @@ def make_app(engine) -> web.Application:
         ("POST", "/containers/{id}/restart", api.restart),
         ("POST", "/containers/{id}/exec", api.exec_create), ("POST", "/exec/{id}/start", api.exec_start),
         ("GET", "/exec/{id}/json", api.exec_inspect), ("POST", "/exec/{id}/resize", api.exec_resize),
+        ("GET", "/networks", api.networks), ("POST", "/networks/create", api.network_create),
+        ("POST", "/networks/prune", api.network_prune),
+        ("GET", "/networks/{id}", api.network_inspect), ("DELETE", "/networks/{id}", api.network_delete),
+        ("POST", "/networks/{id}/connect", api.network_connect),
+        ("POST", "/networks/{id}/disconnect", api.network_disconnect),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)

@@ -1,12 +1,13 @@
 """The CLI's way to a running ``minidocker daemon``: the Docker Engine API over its socket.
 
 ``RemoteEngine`` offers the methods the CLI calls on the in-process
-``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop`` …) and
-performs each as API requests, so ``minidocker -H unix:///path ps`` (or
-``MINIDOCKER_HOST``) is the seed's picture: CLI → API → daemon. ``build`` sends
-the context as a tar and streams the builder's steps back; ``exec`` and ``run -i/-t``
-talk over a hijacked connection (stdin up, output down: frames, or raw bytes with a
-terminal, whose size follows ours through ``resize``). HTTP is
+``Engine`` (``ps_rows``, ``image_rows``, ``run``, ``logs``, ``stop``,
+``network_create``, ``port`` …) and performs each as API requests, so
+``minidocker -H unix:///path ps`` (or ``MINIDOCKER_HOST``) is the seed's picture:
+CLI → API → daemon. ``build`` sends the context as a tar and streams the builder's
+steps back; ``exec`` and ``run -i/-t`` talk over a hijacked connection (stdin up,
+output down: frames, or raw bytes with a terminal, whose size follows ours through
+``resize``). HTTP is
 ``http.client`` over a unix socket; the daemon's multiplexed log stream is
 decoded here (8-byte frame headers: stream, 0, 0, 0, big-endian size).
 Verbs that do not go through the API yet say so in one line.
@@ -461,6 +462,48 @@ class RemoteEngine:
     def top(self, ref: str) -> list[dict]:
         top = self._json("GET", f"/containers/{quote(ref, safe='')}/top")
         return [dict(zip(top["Titles"], row)) for row in top["Processes"]]
+
+    def port(self, ref: str) -> list[str]:
+        """``port``: "80/tcp -> 0.0.0.0:8080" for each published port, from inspect."""
+        ports = (self.inspect_container(ref).get("NetworkSettings") or {}).get("Ports") or {}
+        return [f"{key} -> {b['HostIp']}:{b['HostPort']}" for key, bindings in ports.items()
+                for b in bindings or []]
+
+    # -- networks ---------------------------------------------------------------------------
+    def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
+                       internal: bool = False, labels: dict | None = None, driver: str = "bridge"):
+        config = [{"Subnet": subnet or "", "Gateway": gateway or ""}] if subnet or gateway else []
+        body = {"Name": name, "Driver": driver, "Internal": internal, "Labels": labels or {},
+                "IPAM": {"Driver": "default", "Config": config}, "CheckDuplicate": True}
+        try:
+            created = self._json("POST", "/networks/create", body=body)
+        except DaemonError as e:
+            if e.status == 400:  # a bad name, subnet or gateway: the local engine exits 125 too
+                raise _RunError(str(e)) from None
+            raise
+        return _Created(created["Id"])
+
+    def network_rows(self) -> list[dict]:
+        return [{"ID": n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+                 "Subnet": ((n.get("IPAM") or {}).get("Config") or [{}])[0].get("Subnet", "")}
+                for n in self._json("GET", "/networks")]
+
+    def network_inspect(self, ref: str) -> dict:
+        return self._json("GET", f"/networks/{quote(ref, safe='')}")
+
+    def network_rm(self, ref: str) -> str:
+        self._request("DELETE", f"/networks/{quote(ref, safe='')}").read()
+        return ref
+
+    def network_prune(self) -> list[str]:
+        return self._json("POST", "/networks/prune").get("NetworksDeleted") or []
+
+    def network_connect(self, ref: str, container: str) -> None:
+        self._request("POST", f"/networks/{quote(ref, safe='')}/connect", body={"Container": container}).read()
+
+    def network_disconnect(self, ref: str, container: str) -> None:
+        self._request("POST", f"/networks/{quote(ref, safe='')}/disconnect",
+                      body={"Container": container, "Force": False}).read()
 
     def __getattr__(self, name: str):
         raise MinidockerError(f"`{name}` through the daemon is not supported yet; run minidocker "
