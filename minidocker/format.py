@@ -2,8 +2,11 @@
 
 ``--format`` accepts ``table`` (the default), ``json`` (one JSON object per
 line, Docker's ``--format json``) or a Go-template subset: ``{{.Field}}``,
-``{{json .}}``, ``{{json .Field}}``, optionally after ``table `` for a table
-with headers, with ``\\t`` between columns.
+``{{.Field.Key}}`` (into nested objects, as ``inspect -f
+'{{.NetworkSettings.IPAddress}}'``), ``{{json .}}``, ``{{json .Field}}``,
+optionally after ``table `` for a table with headers, with ``\\t`` between
+columns. Any other action (``range``, ``index``, ``if`` …) is an error, not
+printed as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime, timezone
 
 from .errors import MinidockerError
 
-_FIELD = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z0-9_]*)\s*\}\}")
+_FIELD = re.compile(r"\{\{\s*(json\s+)?\.((?:\w+(?:\.\w+)*)?)\s*\}\}")
 
 
 def now() -> str:
@@ -96,6 +99,10 @@ def render(rows: list[dict], fmt: str | None, columns: list[tuple[str, str]]) ->
     template = fmt[len("table "):] if is_table else fmt
     template = template.replace("\\t", "\t").replace("\\n", "\n")
     headers = {f: h for h, f in columns}
+    unknown = re.search(r"\{\{.*?\}\}", _FIELD.sub("", template))
+    if unknown:
+        raise MinidockerError(f"template: {unknown.group(0)} is not supported: minidocker knows "
+                              "{{.Field}}, {{.Field.Key}}, {{json .}} and {{json .Field}}")
 
     def fill(row: dict, header: bool = False) -> str:
         def sub(m: re.Match) -> str:
@@ -106,11 +113,13 @@ def render(rows: list[dict], fmt: str | None, columns: list[tuple[str, str]]) ->
                 if as_json:
                     return json.dumps(row, separators=(",", ":"))
                 raise MinidockerError("template: {{.}} needs json, as in {{json .}}")
-            if name not in row:
-                raise MinidockerError(f"template: can't evaluate field {name} "
-                                      f"(fields: {', '.join(sorted(row))})")
-            value = row[name]
-            return json.dumps(value) if as_json else ("" if value is None else str(value))
+            value = row
+            for part in name.split("."):
+                if not isinstance(value, dict) or part not in value:
+                    fields = f" (fields: {', '.join(sorted(value))})" if isinstance(value, dict) else ""
+                    raise MinidockerError(f"template: can't evaluate field {part}{fields}")
+                value = value[part]
+            return json.dumps(value) if as_json else ("" if value is None else _go(value))
         return _FIELD.sub(sub, template)
 
     lines = [fill(r) for r in rows]
@@ -121,5 +130,17 @@ def render(rows: list[dict], fmt: str | None, columns: list[tuple[str, str]]) ->
     return "\n".join(lines)
 
 
+def _go(value) -> str:
+    """A value as Go's text/template prints it (true, map[k:v], [a b])."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go(v) for v in value) + "]"
+    return "<nil>" if value is None else str(value)
+
+
 def _header(name: str) -> str:
+    name = name.rsplit(".", 1)[-1]
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).upper() if name else ""

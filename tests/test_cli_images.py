@@ -48,6 +48,18 @@ def test_format_json_and_templates(busybox, capsys):
     assert "can't evaluate field Nope" in capsys.readouterr().err
 
 
+
+def test_inspect_format_reaches_into_nested_objects_and_refuses_what_it_does_not_know(busybox, capsys):
+    assert main(["image", "inspect", "-f", "{{.Config.Cmd}} {{json .Config.Cmd}} {{.RootFS.Type}}",
+                 "busybox"]) == 0
+    assert capsys.readouterr().out == '[sh] ["sh"] layers\n'
+    assert main(["image", "inspect", "-f", "{{.Config.Nope}}", "busybox"]) == 1
+    assert "can't evaluate field Nope (fields: " in capsys.readouterr().err
+    assert main(["image", "inspect", "-f", "{{range .RepoTags}}{{.}}{{end}}", "busybox"]) == 1
+    assert capsys.readouterr().err == ("minidocker: template: {{range .RepoTags}} is not supported: minidocker "
+                                       "knows {{.Field}}, {{.Field.Key}}, {{json .}} and {{json .Field}}\n")
+
+
 def test_inspect_gives_docker_like_json(busybox, capsys):
     assert main(["image", "inspect", "busybox"]) == 0
     [doc] = json.loads(capsys.readouterr().out)

@@ -104,6 +104,10 @@ SCENARIOS = [
     ("the gateway answers a ping", "ping -c 1 10.66.0.1 | grep -c 'bytes from'", {}),
     ("a closed port on the host", "wget -qO- http://10.66.0.1:9/; echo $?", {}),
     ("a name nobody knows", "wget -qO- http://nowhere.invalid/; ping -c 1 nowhere.invalid; true", {}),
+    ("httpd -vv logs each request", "mkdir /www; echo hi > /www/index.html; exec 2>/tmp/log; "
+                                    "httpd -f -vv -p 8080 -h /www & sleep 0.5; wget -qO- http://127.0.0.1:8080/; "
+                                    "printf 'POST /../x HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080 | head -1; "
+                                    "kill $!; sed 's/:[0-9]*: /:PORT: /' /tmp/log >&1; true", {}),
     ("--network none has only lo", "ip link | grep -c mtu; ip route; hostname -i; "
                                    "wget -qO- http://10.66.0.1/; true", {"network": "none"}),
 ]

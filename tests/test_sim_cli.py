@@ -154,3 +154,37 @@ def test_viz_namespaces_draws_a_container_another_process_runs(md):
     md("rm", "-f", "drawn")
     r = md("viz", "namespaces", "drawn")
     assert r.returncode == 1 and "No such container" in r.stderr
+
+
+def test_a_container_childs_exit_does_not_unrecord_another_processs_pid(tmp_path):
+    """Simulated PIDs that other processes must signal are recorded under the state root;
+    a process that never recorded a PID (a container's child) must not erase the record
+    another minidocker process made for the same number, or `stop` and `rm -f` of that
+    container would find "No such process"."""
+    import threading
+    from minidocker.kernel.sim.kernel import SimKernel
+    a, b = SimKernel(), SimKernel()       # two minidocker processes on one state root
+    a.bind_state_root(tmp_path)
+    b.bind_state_root(tmp_path)
+    go, done = threading.Event(), threading.Event()
+
+    def container():                      # b's container: 7000, recorded
+        go.wait(10)
+        b.waitpid(b.fork(lambda: b.fs._exit(0)))   # its child: 7001 in b, not recorded
+        b.fs._exit(0)
+
+    def detached():                       # meanwhile a's detached container: 7001, recorded
+        done.wait(10)
+        a.fs._exit(0)
+
+    inside_b = b.fork(container)
+    hosted = a.fork(detached)
+    assert (inside_b, hosted) == (7000, 7001)
+    go.set()
+    b.waitpid(inside_b)
+    try:
+        assert a.registry.host_of(hosted) is not None
+    finally:
+        done.set()
+        a.waitpid(hosted)
+    assert a.registry.host_of(hosted) is None      # gone with its process

@@ -561,6 +561,41 @@ def test_httpd_answers_as_busybox_does(sim):
     assert lines[-2:] == ["HTTP/1.1 501 Not Implemented", "HTTP/1.1 400 Bad Request"]
 
 
+def test_httpd_v_logs_each_answer_with_the_clients_address_as_busybox_does(sim):
+    """Measured with busybox 1.35's httpd: -v logs the response code, -vv the URL too (not
+    for a request it rejects before reading the URL), -vvv the connection; an IPv4 client
+    shows as ::ffff:a.b.c.d, since busybox listens on IPv6 unless -p names an address."""
+    import time
+    serve(sim, "quiet", "bridge", "home")                 # 10.66.0.2: no -v, no log
+    for name, verbose, port in (("vv", "-vv", "8081"), ("vvv", "-vvv", "0.0.0.0:8082")):
+        sim.run("busybox", ["sh", "-c", f"mkdir /www && echo home > /www/index.html && "
+                                        f"httpd -f {verbose} -p {port} -h /www"], name=name, detach_=True)
+    code, out, err = run(sim, "sleep 0.3; wget -qO- http://10.66.0.3:8081/; "
+                              "printf 'POST /../x HTTP/1.0\\r\\n\\r\\n' | nc 10.66.0.3 8081 | head -1; "
+                              "printf 'POST / HTTP/1.0\\r\\n\\r\\n' | nc 10.66.0.3 8081 | head -1; "
+                              "printf 'GET nope HTTP/1.0\\r\\n\\r\\n' | nc 10.66.0.3 8081 | head -1; "
+                              "wget -qO- http://10.66.0.4:8082/")
+    assert out.replace("\r", "").splitlines() == ["home", "HTTP/1.1 400 Bad Request", "HTTP/1.1 501 Not Implemented",
+                                                  "HTTP/1.1 400 Bad Request", "home"], err
+
+    def log(name: str, lines: int) -> list[tuple[str, str]]:
+        """The container's log lines as (client without its port, message), once all are in."""
+        deadline = time.monotonic() + 5
+        while True:
+            text = "".join(t for s, t in sim.logs(name) if s == "stderr").splitlines()
+            if len(text) >= lines or time.monotonic() > deadline:
+                return [(who.rsplit(":", 1)[0], what) for who, what in (l.split(": ", 1) for l in text)]
+            time.sleep(0.05)
+
+    assert [t for _, t in sim.logs("quiet")] == []
+    assert log("vv", 6) == [("[::ffff:10.66.0.5]", "url:/"), ("[::ffff:10.66.0.5]", "response:200"),
+                               ("[::ffff:10.66.0.5]", "response:400"),
+                               ("[::ffff:10.66.0.5]", "url:/"), ("[::ffff:10.66.0.5]", "response:501"),
+                               ("[::ffff:10.66.0.5]", "response:400")]
+    assert log("vvv", 4) == [("10.66.0.5", "connected"), ("10.66.0.5", "url:/"),
+                                ("10.66.0.5", "response:200"), ("10.66.0.5", "closed")]
+
+
 def test_the_cli_publishes_a_simulated_containers_port_on_the_real_loopback(tmp_path):
     import json
     import os

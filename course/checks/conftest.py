@@ -96,6 +96,19 @@ class Learner:
         return [h.get("created_by", "") for h in img.config.history
                 if with_empty or not h.get("empty_layer")]
 
+    # -- networks --------------------------------------------------------------------
+    def network(self, name: str, exercise: str) -> dict:
+        """``network inspect NAME``, without making the default bridge's record in a state
+        root that has no networks yet (looking a network up makes it, as first use does)."""
+        if self.engine.networks.root.is_dir():
+            try:
+                return self.engine.network_inspect(name)
+            except MinidockerError:
+                pass
+        self.not_done(exercise, f"there is no network {name!r} (`minidocker network create {name}`; "
+                                "see `minidocker network ls`)",
+                      f"нет сети {name!r} (`minidocker network create {name}`; см. `minidocker network ls`)")
+
     # -- containers ------------------------------------------------------------------
     def container(self, name: str, exercise: str) -> dict:
         try:

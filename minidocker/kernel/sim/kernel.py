@@ -90,6 +90,7 @@ class SimKernel(Kernel):
                                    ipc=Namespace("ipc"), net=NetNamespace("net", stack=self.network.host),
                                    cgroup_ns=Namespace("cgroup"))
         self.registry = None   # set by bind_state_root: reaching other minidocker processes
+        self._claimed: set[int] = set()   # the PIDs this kernel recorded in the registry
 
     def bind_state_root(self, root) -> None:
         """Share simulated PIDs and signals with other minidocker processes using ``root``."""
@@ -185,10 +186,13 @@ class SimKernel(Kernel):
             while pid in self.processes or pid == os.getpid() or \
                     (shared and not self.registry.claim(pid)):
                 pid = next(self._next_pid)
+            if shared:
+                self._claimed.add(pid)
             try:
                 self.cgroups.add_process(pid, parent=parent.pid)
             except BlockingIOError:
                 if shared:
+                    self._claimed.discard(pid)
                     self.registry.release(pid)
                 raise _err(errno.EAGAIN, "fork") from None
             proc = SimProcess(pid, parent.pid, parent.mnt, parent.root, parent.cwd, ns, parent.uts,
@@ -393,7 +397,10 @@ class SimKernel(Kernel):
         self._listening = os.getpid()
 
     def _exit_process(self, proc: SimProcess, status: int) -> None:
-        if self.registry is not None:
+        if self.registry is not None and proc.pid in self._claimed:
+            # only a PID recorded here: a container's own children are not recorded, and
+            # another process may have recorded the same number for one of its own
+            self._claimed.discard(proc.pid)
             self.registry.release(proc.pid)
         proc.fds.close_all()
         for sock in proc.sockets:

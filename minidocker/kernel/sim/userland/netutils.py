@@ -545,10 +545,12 @@ def nc(sys, argv: list[str]) -> int:
 # -- httpd -----------------------------------------------------------------------------------------
 
 def httpd(sys, argv: list[str]) -> int:
-    """httpd [-f] [-v] [-p [IP:]PORT] [-h HOME] — serves the files under HOME (default: the
-    working directory, as busybox's) with busybox's answers: 200, 302 to add a directory's
-    slash, 400, 403, 404, and 501 for methods other than GET and HEAD. Without -f it goes
-    to the background, as a daemon does."""
+    """httpd [-f] [-v[v[v]]] [-p [IP:]PORT] [-h HOME] — serves the files under HOME (default:
+    the working directory, as busybox's) with busybox's answers: 200, 302 to add a
+    directory's slash, 400, 403, 404, and 501 for methods other than GET and HEAD. Without
+    -f it goes to the background, as a daemon does (and logs to syslog, which the simulator
+    drops). With -f, each -v logs more to stderr, every line prefixed with the client's
+    address: the response code; the URL; the connection opening and closing."""
     try:
         opts, _ = parse_opts(argv, "fvi", "phcurmed")
     except UsageError as e:
@@ -565,22 +567,44 @@ def httpd(sys, argv: list[str]) -> int:
         return 1
     if "f" not in opts:   # daemonise: the listening socket goes to the child
         listener.close()
-        sys.spawn(list(argv) + ["-f"])
+        sys.spawn(list(argv) + ["-f"], stderr=_Syslog())
         return 0
+    verbose = int(opts.get("v", 0))
     try:
         while True:
             conn = listener.accept()
+            # busybox listens on IPv6 (so IPv4 clients show as ::ffff:a.b.c.d) unless -p names an address
+            peer = f"{conn.peer[0]}:{conn.peer[1]}" if address else f"[::ffff:{conn.peer[0]}]:{conn.peer[1]}"
+            log = (lambda level, msg: err(sys, peer, msg) if verbose >= level else None)
+            log(3, "connected")
             try:
-                _serve(sys, conn, posixpath.normpath(home))
+                code, answer = _respond(sys, conn, posixpath.normpath(home), log)
+                log(1, f"response:{code}")   # as busybox, before the answer goes out
+                conn.send(answer)
             except OSError:
                 pass   # the client went away
             finally:
                 conn.close()
+                log(3, "closed")
     finally:
         listener.close()
 
 
-def _serve(sys, conn, home: str) -> None:
+class _Syslog:
+    """Where a daemonised httpd's log goes: syslog, which the simulated machine has not."""
+
+    def write(self, data) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _respond(sys, conn, home: str, log) -> tuple[int, bytes]:
+    """Read one request: (the response code, the answer to send)."""
     raw = b""
     while b"\r\n\r\n" not in raw and b"\n\n" not in raw and len(raw) < 65536:
         data = conn.recv()
@@ -589,33 +613,35 @@ def _serve(sys, conn, home: str) -> None:
         raw += data
     words = dec(raw.split(b"\n", 1)[0]).split()
     if len(words) < 2 or not words[1].startswith("/"):
-        return conn.send(_answer(sys, 400))
+        return 400, _answer(sys, 400)
     method, target = words[0], unquote(words[1].split("?", 1)[0])
-    if method not in ("GET", "HEAD"):
-        return conn.send(_answer(sys, 501))
     clean = posixpath.normpath(target)
     if any(part == ".." for part in target.split("/")):
-        return conn.send(_answer(sys, 400))
+        return 400, _answer(sys, 400)
+    log(2, f"url:{target}")
+    if method not in ("GET", "HEAD"):
+        return 501, _answer(sys, 501)
     path = home + ("" if clean == "/" else clean)
     try:
         st = sys.stat(path)
     except OSError:
-        return conn.send(_answer(sys, 404))
+        return 404, _answer(sys, 404)
     import stat as st_
     if st_.S_ISDIR(st.mode):
         if not target.endswith("/"):
-            return conn.send(_answer(sys, 302, location=target + "/"))
+            return 302, _answer(sys, 302, location=target + "/")
         path = posixpath.join(path, "index.html")
         try:
             st = sys.stat(path)
         except OSError:
-            return conn.send(_answer(sys, 404))
+            return 404, _answer(sys, 404)
     try:
         body = sys.read(path)
     except OSError as e:
-        return conn.send(_answer(sys, 403 if e.errno == errno.EACCES else 404))
+        code = 403 if e.errno == errno.EACCES else 404
+        return code, _answer(sys, code)
     mime = MIME.get(posixpath.splitext(path)[1].lower(), "application/octet-stream")
-    conn.send(_answer(sys, 200, mime=mime, mtime=st.mtime, size=len(body)) + body)  # HEAD too, as busybox
+    return 200, _answer(sys, 200, mime=mime, mtime=st.mtime, size=len(body)) + body  # HEAD too, as busybox
 
 
 def _answer(sys, code: int, *, location: str = "", mime: str = "", mtime: float = 0.0,
