@@ -410,3 +410,14 @@ def test_a_failed_network_step_fails_the_start_and_leaves_nothing(netclean, stat
         os.close(devnull)
     assert info.value.exit_code == 125 and "\n" not in str(info.value)
     assert engine.containers.all() == []
+
+
+def test_a_container_resolves_its_own_name_on_a_user_network(netclean):
+    out("network", "create", "web")
+    serve("self", "me", "--network", "web")
+    r = md("exec", "self", "sh", "-c",
+           "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://self:8080/index.html && exit; sleep 0.2; done")
+    assert r.stdout == "me\n", r.stderr
+    assert list(inspect_network("web")["Containers"].values())[0]["Name"] == "self"
+    out("stop", "-t", "0", "self")
+    assert inspect_network("web")["Containers"] == {}   # a stopped member has no endpoint

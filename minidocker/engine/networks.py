@@ -35,12 +35,11 @@ class NetworkVerbs:
         net = self.networks.find(ref)
         containers = {}
         if net.driver == "bridge":
-            live = {e.container: e for e in self.networks.network_endpoints(net)}
-            for cid, name in self.networks.members(net).items():
-                e = live.get(cid)
-                containers[cid] = {"Name": name, "EndpointID": e.veth if e else "",
-                                   "IPv4Address": f"{e.ip}/{net.prefixlen}" if e else "",
-                                   "MacAddress": "", "IPv6Address": ""}
+            # as Docker's: the containers connected now (a stopped member has no endpoint)
+            for e in self.networks.network_endpoints(net):
+                containers[e.container] = {"Name": e.name, "EndpointID": e.veth,
+                                           "IPv4Address": f"{e.ip}/{net.prefixlen}",
+                                           "MacAddress": "", "IPv6Address": ""}
         return {"Name": net.name, "Id": net.id, "Created": net.created or None, "Scope": "local",
                 "Driver": net.driver, "EnableIPv6": False, "Internal": net.internal,
                 "Attachable": False, "Ingress": False,

@@ -263,7 +263,8 @@ class Networks:
                 continue
             own.append(mine["ip"])
             if doc["config"].names_resolve:
-                peers += [(e["name"], e["ip"]) for cid, e in doc["endpoints"].items() if cid != container]
+                # itself too: a container resolves its own name, as with Docker's DNS
+                peers += [(e["name"], e["ip"]) for e in doc["endpoints"].values()]
         return netspec.hosts_file(hostname, own, sorted(set(peers)))
 
     def _rewrite_hosts(self, doc: dict) -> None:
