@@ -188,3 +188,83 @@ def test_a_container_childs_exit_does_not_unrecord_another_processs_pid(tmp_path
         done.set()
         a.waitpid(hosted)
     assert a.registry.host_of(hosted) is None      # gone with its process
+
+
+@pytest.fixture
+def as_nobody():
+    """Run the CLI as the unprivileged user ``nobody`` (no capabilities at all), with no
+    MINIDOCKER_KERNEL: what a learner without root gets. The interpreter lives under
+    /root (mode 700) here, so each call runs in a private mount namespace where /root is
+    a traversable stand-in holding just the interpreter's tree."""
+    import shlex
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="md-nobody-", dir="/tmp")
+    home, fake = os.path.join(base, "home"), os.path.join(base, "fakeroot")
+    os.makedirs(os.path.join(fake, ".pyenv"))
+    os.mkdir(home)
+    os.chmod(base, 0o755)
+    os.chmod(fake, 0o711)
+    os.chown(home, 65534, 65534)
+    pyenv = "/root/.pyenv"
+    setup = (f"mount --bind {pyenv} {fake}/.pyenv && mount --rbind {fake} /root && "
+             if os.path.isdir(pyenv) else "")
+
+    def run(*args, cwd=None, timeout=120, user="--reuid 65534 --regid 65534 --clear-groups"):
+        env = ("env -i PATH=/usr/bin:/bin HOME={h} MINIDOCKER_ROOT={h}/state "
+               "PYTHONDONTWRITEBYTECODE=1").format(h=home)
+        command = (f"{setup}cd {shlex.quote(cwd or home)} && exec setpriv {user} "
+                   f"--inh-caps=-all --bounding-set=-all {env} {sys.executable} "
+                   f"-m minidocker {' '.join(shlex.quote(a) for a in args)}")
+        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", command],
+                              text=True, capture_output=True, timeout=timeout)
+    # Where the interpreter or the checkout sit in a directory nobody may enter, stay
+    # uid 0 without any capability instead: just as unable to mount, chown or mknod.
+    if run("--version").returncode != 0:
+        run.__defaults__ = (None, 120, "")
+    run.home = home
+    yield run
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.root   # root only to set up the unprivileged user's view; the CLI runs as nobody
+def test_without_root_the_cli_picks_the_simulator_and_every_verb_works(as_nobody):
+    r = as_nobody("run", "--rm", "busybox", "sh", "-c", "id -u; hostname; ip route")
+    assert r.returncode == 0, r.stderr
+    assert "using the simulated kernel (not root)" in r.stderr or \
+        "using the simulated kernel (root without CAP_SYS_ADMIN" in r.stderr
+    uid, hostname, route = r.stdout.splitlines()[:3]
+    assert uid == "0" and len(hostname) == 12 and route.startswith("default via 10.66.0.1")
+    cid = as_nobody("run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo up; sleep 60").stdout.strip()
+    assert len(cid) == 64
+    deadline = time.monotonic() + 10
+    while as_nobody("logs", "bg").stdout != "up\n" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert as_nobody("logs", "bg").stdout == "up\n"
+    assert "bg" in as_nobody("ps").stdout
+    assert json.loads(as_nobody("inspect", "bg").stdout)[0]["State"]["Running"] is True
+    assert as_nobody("rm", "-f", "bg").returncode == 0
+    context = os.path.join(as_nobody.home, "ctx")
+    os.mkdir(context)
+    with open(os.path.join(context, "Dockerfile"), "w") as f:
+        f.write("FROM busybox\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n")
+    os.chmod(context, 0o755)
+    first = as_nobody("build", "-t", "mine", context)
+    assert first.returncode == 0, first.stderr
+    again = as_nobody("build", "-t", "mine", context)
+    assert "CACHED" in again.stdout + again.stderr
+    assert as_nobody("run", "--rm", "mine").stdout == "built\n"
+    assert "mine" in as_nobody("images").stdout
+    assert "echo built > /built" in as_nobody("history", "mine").stdout
+
+
+@pytest.mark.root
+def test_root_without_capabilities_gets_the_simulator_too(tmp_path):
+    """uid 0 in an unprivileged container cannot mount: the CLI must not pick the real kernel."""
+    env = {k: v for k, v in os.environ.items() if k != "MINIDOCKER_KERNEL"}
+    env["MINIDOCKER_ROOT"] = str(tmp_path / "state")
+    r = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-m",
+                        "minidocker", "run", "--rm", "busybox", "hostname"],
+                       env=env, text=True, capture_output=True, timeout=60)
+    assert r.returncode == 0 and len(r.stdout.strip()) == 12, r.stderr
+    assert "using the simulated kernel (root without CAP_SYS_ADMIN" in r.stderr

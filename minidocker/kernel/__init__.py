@@ -25,6 +25,8 @@ def _linux_can_work() -> str | None:
         return f"this is {sys.platform}, not Linux"
     if os.geteuid() != 0:
         return "not root"
+    if not _has_cap_sys_admin():
+        return "root without CAP_SYS_ADMIN, as in an unprivileged container"
     try:
         with open("/proc/filesystems") as f:
             if "overlay" not in f.read():
@@ -32,6 +34,18 @@ def _linux_can_work() -> str | None:
     except OSError:
         return "no /proc"
     return None
+
+
+def _has_cap_sys_admin() -> bool:
+    """Whether this process may mount (capability 21 in its effective set)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 21 & 1)
+    except (OSError, ValueError):
+        pass
+    return True  # no way to tell: let the real kernel say what it refuses
 
 
 def choice() -> tuple[str, str | None]:
