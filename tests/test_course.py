@@ -2,8 +2,9 @@
 
 For each lesson with checks (``course/checks/test_lesson_NN.py``), on the
 simulated kernel in a fresh state root: run ``course/checks/solutions/
-lesson_NN.sh`` with the ``minidocker`` CLI, then the lesson's checks, which
-must all pass. On an empty state root every check must fail, each with the
+lesson_NN.sh`` with the ``minidocker`` CLI, then the lesson's checks in the same
+directory (lesson 06's read the files its exercises save there), which must
+all pass. On an empty state root every check must fail, each with the
 "Exercise NN.M is not done yet" message a learner would see. The course's
 English and Russian guides must have the same lessons and the same commands.
 """
@@ -46,11 +47,12 @@ def env(tmp_path):
 
 
 def run_checks(env, tmp_path, *files: Path) -> dict[str, tuple[str, str]]:
-    """Run check files with pytest; test name → (outcome, message)."""
+    """Run check files with pytest in ``tmp_path``, as a learner runs them in the directory
+    of the exercises; test name → (outcome, message)."""
     report = tmp_path / "report.xml"
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                     f"--junitxml={report}", *map(str, files)],
-                   cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                   cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     results = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         failure = case.find("failure")

@@ -1,7 +1,9 @@
 """What the exercise checks share: the learner's engine, and ways to look at its state.
 
 The checks read the learner's state root (``MINIDOCKER_ROOT``, or the default
-one) through minidocker's Python API and never change it. A check that finds
+one) through minidocker's Python API and never change it; some also read files
+the learner saved (lesson 06: answers of the API), relative to the directory the
+checks run in. A check that finds
 nothing of its exercise fails with "Exercise NN.M is not done yet: …"; one that
 finds the exercise done differently fails with "… is not right yet: …". Both
 messages are printed in English and Russian, with the state root and kernel,
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -110,18 +113,20 @@ class Learner:
                       f"нет сети {name!r} (`minidocker network create {name}`; см. `minidocker network ls`)")
 
     # -- containers ------------------------------------------------------------------
-    def container(self, name: str, exercise: str) -> dict:
+    def container(self, name: str, exercise: str, how: str = "", how_ru: str = "") -> dict:
+        """``inspect NAME``; ``how``/``how_ru`` say how the exercise makes it, if not by
+        `minidocker run --name NAME`."""
         try:
             return self.engine.inspect_container(name)
         except MinidockerError:
             pass
         self.not_done(exercise, f"there is no container named {name!r} "
-                                f"(run it with `--name {name}` and without `--rm`; see `minidocker ps -a`)",
+                                f"({how or f'run it with `--name {name}` and without `--rm`'}; see `minidocker ps -a`)",
                       f"нет контейнера с именем {name!r} "
-                      f"(запустите его с `--name {name}` и без `--rm`; см. `minidocker ps -a`)")
+                      f"({how_ru or f'запустите его с `--name {name}` и без `--rm`'}; см. `minidocker ps -a`)")
 
-    def exited(self, name: str, exercise: str) -> dict:
-        info = self.container(name, exercise)
+    def exited(self, name: str, exercise: str, how: str = "", how_ru: str = "") -> dict:
+        info = self.container(name, exercise, how, how_ru)
         self.expect(not info["State"]["Running"], exercise,
                     f"container {name!r} is still running; wait for it (`minidocker wait {name}`)",
                     f"контейнер {name!r} ещё работает; дождитесь его (`minidocker wait {name}`)")
@@ -156,6 +161,21 @@ class Learner:
     def is_whiteout(st) -> bool:
         """overlayfs marks a deleted lower file with a character device 0/0."""
         return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+    # -- files the learner saved -----------------------------------------------------
+    def file(self, path: str, exercise: str, how: str, how_ru: str) -> bytes:
+        """The content of a file the learner saved, ``path`` relative to the directory the
+        checks run in; ``how``/``how_ru`` say how the exercise makes it."""
+        where = Path(path).absolute()
+        if not where.is_file():
+            self.not_done(exercise, f"there is no file {where} ({how}); run the checks in the "
+                                    "directory where you did the exercises",
+                          f"нет файла {where} ({how_ru}); запускайте проверки в том каталоге, "
+                          "где выполняли упражнения")
+        data = where.read_bytes()
+        self.expect(bool(data), exercise, f"{where} is empty: was the daemon running when you saved it? ({how})",
+                    f"{where} пуст: работал ли демон, когда вы его сохраняли? ({how_ru})")
+        return data
 
 
 @pytest.fixture(scope="module")
