@@ -195,17 +195,28 @@ def test_docker_exec_and_restart(daemon):
 
 def test_containers_survive_a_daemon_restart_and_dead_ones_are_cleaned_up(busybox, engine, tmp_path):
     sock = tmp_path / "r.sock"
+    daemons = []
 
     def start_daemon():
         proc = subprocess.Popen([sys.executable, "-m", "minidocker", "daemon", "-H", f"unix://{sock}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        daemons.append(proc)
         deadline = time.monotonic() + 20
         while not sock.exists():
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         return proc
 
-    host = f"unix://{sock}"
+    try:
+        _survive_a_restart(engine, f"unix://{sock}", start_daemon)
+    finally:   # no daemon outlives the test, whatever failed
+        for proc in daemons:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _survive_a_restart(engine, host, start_daemon):
     first = start_daemon()
     status, body = http(host, "POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "100"]})
     survivor = body["Id"]
