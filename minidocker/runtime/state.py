@@ -71,9 +71,21 @@ class Record:
 
     def observed_status(self, kernel: Kernel) -> str:
         s = self.state
-        if s.Status == RUNNING and not (s.SupervisorPid and kernel.process_alive(s.SupervisorPid)):
+        if s.Status != RUNNING or (s.SupervisorPid and kernel.process_alive(s.SupervisorPid)):
+            return s.Status
+        # A supervisor records the exit, then ends: between our read of the state and this
+        # look at its PID it may have done both. Only a state that still says "running"
+        # now is a dead container's; a newer one replaces ours (its exit code with it).
+        try:
+            fresh = State(**json.loads((self.dir / "state.json").read_bytes()))
+        except (FileNotFoundError, ValueError, TypeError):
             return DEAD
-        return s.Status
+        if fresh == s:
+            return DEAD
+        self.state = fresh
+        if fresh.Status == RUNNING and not (fresh.SupervisorPid and kernel.process_alive(fresh.SupervisorPid)):
+            return DEAD
+        return fresh.Status
 
 
 def _spec_from_json(obj: dict) -> ContainerSpec:
