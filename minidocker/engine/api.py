@@ -3,9 +3,10 @@
 This first slice covers what `docker version|info|images|history|inspect|
 rmi|tag|ps|run -d|logs|stop|kill|rm|wait|top|port`, `docker network …` and a
 non-interactive `docker run` need; each route maps a request to one ``Engine``
-call, run in a worker thread (the engine blocks). Containers are started, and
-running ones rewired by `network connect|disconnect`, by a `minidocker` child
-process, so the daemon itself never forks while it has threads.
+call, run in a worker thread (the engine blocks). The daemon itself never forks
+while it has threads: containers are started by its single-threaded fork server
+(``forkserver.py``), or else by a `minidocker start` child process; running ones
+are rewired by `network connect|disconnect` in a `minidocker` child process.
 
 Attaching to a container with a terminal (`docker run -it`, `docker attach`) goes
 to its supervisor's terminal port (``runtime.terminal.TerminalPort``): raw bytes
@@ -81,8 +82,9 @@ async def _versions_and_errors(request: web.Request, handler):
 
 
 class Api:
-    def __init__(self, engine, cli: list[str] | None = None):
+    def __init__(self, engine, cli: list[str] | None = None, forks=None):
         self.engine = engine
+        self.forks = forks   # the fork server (forkserver.ForkServer) that starts containers
         # --rm through the API: the daemon removes the container once it exited and every
         # attached client has read its output (the supervisor would delete the log too soon).
         self.auto_remove: set[str] = set()
@@ -364,16 +366,21 @@ class Api:
         record = await self.call(self.engine.containers.find, ref)
         if record.observed_status(self.engine.kernel) == "running":
             return web.Response(status=304)
-        proc = await asyncio.create_subprocess_exec(
-            *self.cli, "start", record.id, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=self.child_env())
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            message = err.decode(errors="replace").strip().removeprefix("minidocker: ")
-            return _error(500 if proc.returncode == 1 else 400, message or "start failed")
+        started = await self.forks.start(record.id) if self.forks is not None else None
+        code, message = started or await self._start_in_child(record.id)
+        if code != 0:
+            return _error(500 if code == 1 else 400, message or "start failed")
         if record.id in self.auto_remove:
             asyncio.get_running_loop().create_task(self._remove_when_done(record.id))
         return web.Response(status=204)
+
+    async def _start_in_child(self, cid: str) -> tuple[int, str]:
+        """Without a fork server: a `minidocker start` child; its exit code and message."""
+        proc = await asyncio.create_subprocess_exec(
+            *self.cli, "start", cid, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=self.child_env())
+        _, err = await proc.communicate()
+        return proc.returncode, err.decode(errors="replace").strip().removeprefix("minidocker: ")
 
     async def stop(self, request):
         record = await self.call(self.engine.containers.find, request.match_info["id"])
@@ -1029,8 +1036,8 @@ def _unix(text: str | None) -> int:
     return int(when.timestamp()) if when else 0
 
 
-def make_app(engine) -> web.Application:
-    api = Api(engine)
+def make_app(engine, forks=None) -> web.Application:
+    api = Api(engine, forks=forks)
     app = web.Application(middlewares=[_versions_and_errors], client_max_size=MAX_BODY)
     routes = [
         ("GET", "/_ping", api.ping), ("HEAD", "/_ping", api.ping),
@@ -1065,12 +1072,24 @@ def make_app(engine) -> web.Application:
 
 def serve(engine, socket_path: str) -> None:
     """Run the API on a unix socket (mode 0660) until SIGINT or SIGTERM."""
+    from .forkserver import ForkServer
+    forks = ForkServer.launch(str(engine.store.root))
+    print(f"minidocker daemon: fork server (PID {forks.pid}) starts containers" if forks.pid else
+          f"minidocker daemon: no fork server ({forks.why}); containers start through "
+          "`minidocker start` children", flush=True)
+    try:
+        _serve(engine, forks, socket_path)
+    finally:
+        forks.close()
+
+
+def _serve(engine, forks, socket_path: str) -> None:
     for line in engine.reconcile():
         print(f"minidocker daemon: {line}", flush=True)
 
     async def main():
         # Attached streams may be waiting on containers: do not wait long for them at exit.
-        runner = web.AppRunner(make_app(engine), shutdown_timeout=2)
+        runner = web.AppRunner(make_app(engine, forks), shutdown_timeout=2)
         await runner.setup()
         os.makedirs(os.path.dirname(socket_path) or ".", exist_ok=True)
         if os.path.exists(socket_path):

@@ -1,0 +1,309 @@
+"""The daemon's fork server: container starts without a fresh interpreter.
+
+The daemon serves its API from threads (``asyncio.to_thread``), and a process
+with threads must not fork: another thread may hold a lock (the allocator's,
+the import system's, a logging handler's) that the child would find taken
+forever. So the daemon used to start every container with a whole
+``python -m minidocker start ID`` child, which spends most of its ~0.1 s
+starting Python and importing the runtime (0.2 s more for pyroute2 on a
+bridge network) before the start itself, ~15 ms, begins.
+
+multiprocessing's "forkserver" start method solves the same problem, and so
+does this module, the same way. The daemon starts the fork server once, as
+``python -m minidocker.engine.forkserver FD ROOT`` in a session of its own: a
+single-threaded process that imports what a start needs (pyroute2 included)
+and then waits for requests on a ``SOCK_SEQPACKET`` socket pair. For each
+request it forks a worker, which does exactly what ``minidocker start ID``
+does (``Engine(root).start(ID)``, whose ``runtime.supervisor.detach`` forks
+the session-leading supervisor that outlives worker, fork server and daemon)
+and answers ``{"code": 0}`` or ``{"code": N, "message": M}`` (the start's exit
+code and message, as the CLI would exit and print them).
+
+Why a fresh interpreter rather than a fork of the daemon made before its first
+thread: a fork would carry the daemon's command line into every worker and
+supervisor (``ps`` would show each container's supervisor as ``minidocker
+daemon …``, and ``pkill -f "minidocker daemon"`` would stop every container),
+and the daemon's memory (aiohttp, its engine) into each of them.
+
+Each request carries its own reply socket (``SCM_RIGHTS``), so answers to
+concurrent starts cannot mix. The server reaps its workers (a ``pidfd`` per
+worker wakes it) and exits once the daemon's end of the socket closes and its
+last worker has answered. When the server is gone, ``ForkServer.start``
+answers None and the daemon falls back to the ``minidocker start`` child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+MAX_MESSAGE = 1 << 16
+WORKERS_AT_EXIT = 30.0   # seconds the server waits for its last workers once the daemon left
+
+
+class ForkServer:
+    """The daemon's side: the server's PID and our end of its request socket."""
+
+    def __init__(self, proc: subprocess.Popen | None = None, control: socket.socket | None = None,
+                 why: str = ""):
+        self.proc = proc
+        self.pid = proc.pid if proc else None
+        self.control = control
+        self.why = why   # why there is no fork server, when there is none
+
+    @classmethod
+    def launch(cls, root: str) -> "ForkServer":
+        """Start the server for state root ``root`` (the result has none if it cannot)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "minidocker.engine.forkserver", str(theirs.fileno()), root],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+                env=dict(os.environ, MINIDOCKER_ROOT=root))
+        except OSError as e:
+            ours.close()
+            return cls(why=f"cannot run it: {e.strerror}")
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        return cls(proc, ours)
+
+    async def start(self, cid: str) -> tuple[int, str] | None:
+        """Start container ``cid`` through the server: (exit code, message), or None
+        when there is no server (any more): the caller starts it another way."""
+        if self.control is None:
+            return None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            with theirs:
+                request = json.dumps({"start": cid}).encode()
+                while True:
+                    try:
+                        socket.send_fds(self.control, [request], [theirs.fileno()])
+                        break
+                    except BlockingIOError:
+                        await asyncio.sleep(0.005)   # a backlog of requests: the server catches up
+                    except OSError as e:
+                        self._lost(f"its socket says {e.strerror}")
+                        return None
+            ours.setblocking(False)
+            answer = await asyncio.get_running_loop().sock_recv(ours, MAX_MESSAGE)
+        finally:
+            ours.close()
+        if not answer:   # neither the worker nor the server answered: the server died
+            if self._exited():
+                self._lost("it exited")
+                return None
+            return 1, "the fork server's worker ended without an answer"
+        reply = json.loads(answer)
+        return reply["code"], reply.get("message", "")
+
+    def _exited(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
+    def _lost(self, why: str) -> None:
+        """Say once that the server is gone; later starts go the old way."""
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+            self.why = why
+            print(f"minidocker daemon: the fork server is gone ({why}); containers start "
+                  "through a `minidocker start` child from now on", flush=True)
+
+    def close(self, timeout: float = WORKERS_AT_EXIT + 5) -> None:
+        """End the server (it finishes the starts it has begun) and reap it."""
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout)
+
+
+class _Server:
+    """The fork server itself: one thread, a poll loop over the request socket and
+    a pidfd per worker."""
+
+    def __init__(self, control: socket.socket, root: str):
+        self.control = control
+        self.root = root
+        self.workers: dict[int, tuple[int | None, socket.socket]] = {}  # pid -> (pidfd, reply)
+        self.poll = select.poll()
+        self.by_fd: dict[int, int] = {}   # pidfd -> pid
+
+    def run(self) -> None:
+        _preload()
+        if threading.active_count() != 1:
+            raise RuntimeError("importing the runtime started a thread: the fork server cannot fork")
+        self.poll.register(self.control, select.POLLIN)
+        open_ = True
+        deadline = None
+        while open_ or self.workers:
+            if not open_ and deadline is None:
+                deadline = time.monotonic() + WORKERS_AT_EXIT
+            if deadline is not None and time.monotonic() > deadline:
+                break   # leave the stragglers to init: they answer no one now
+            # Without pidfds (old kernels), look for ended workers every 50 ms.
+            wait = None if all(fd is not None for fd, _ in self.workers.values()) else 50
+            if deadline is not None:
+                wait = min(wait or 1000, 1000)
+            for fd, _ in self.poll.poll(wait):
+                if fd == self.control.fileno():
+                    open_ = self._request()
+                    if not open_:
+                        self.poll.unregister(self.control)
+                        self.control.close()
+                elif fd in self.by_fd:
+                    self._reap(self.by_fd[fd], 0)
+            for pid, (pidfd, _) in list(self.workers.items()):
+                if pidfd is None:
+                    self._reap(pid, os.WNOHANG)
+
+    def _request(self) -> bool:
+        """Take one request and fork its worker; False once the daemon's end closed."""
+        try:
+            data, fds, flags, _ = socket.recv_fds(self.control, MAX_MESSAGE, 4)
+        except (ConnectionResetError, BrokenPipeError):
+            return False
+        if not data and not fds:
+            return False
+        for fd in fds[1:]:
+            os.close(fd)
+        if not fds:
+            return True   # nowhere to answer: a malformed request
+        reply = socket.socket(fileno=fds[0])
+        try:
+            cid = json.loads(data)["start"]
+            if not isinstance(cid, str) or flags & socket.MSG_CTRUNC:
+                raise ValueError(cid)
+        except (ValueError, KeyError, TypeError):
+            with contextlib.suppress(OSError):
+                reply.send(json.dumps({"code": 1, "message": "malformed fork server request"}).encode())
+            reply.close()
+            return True
+        try:
+            pid = os.fork()
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                reply.send(json.dumps({"code": 1, "message": f"cannot fork: {e.strerror}"}).encode())
+            reply.close()
+            return True
+        if pid == 0:
+            self._work(reply, cid)   # never returns
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        self.workers[pid] = (pidfd, reply)
+        if pidfd is not None:
+            self.by_fd[pidfd] = pid
+            self.poll.register(pidfd, select.POLLIN)
+        return True
+
+    def _reap(self, pid: int, options: int) -> None:
+        try:
+            done, status = os.waitpid(pid, options)
+        except ChildProcessError:
+            done, status = pid, 1 << 8
+        if not done:
+            return
+        pidfd, reply = self.workers.pop(pid)
+        if pidfd is not None:
+            self.poll.unregister(pidfd)
+            del self.by_fd[pidfd]
+            os.close(pidfd)
+        if status != 0:   # it ended before answering: answer for it
+            what = (f"killed by signal {-os.waitstatus_to_exitcode(status)}"
+                    if os.WIFSIGNALED(status) else f"exit {os.waitstatus_to_exitcode(status)}")
+            with contextlib.suppress(OSError):
+                reply.send(json.dumps({"code": 1, "message": f"the fork server's worker failed ({what})"})
+                           .encode())
+        reply.close()
+
+    def _work(self, reply: socket.socket, cid: str) -> None:
+        """The worker: start ``cid``, answer on ``reply``, exit (0 only once it answered)."""
+        code = 1
+        try:
+            # Nothing of the server's may outlive it in the worker or the supervisor.
+            self.control.close()
+            for pidfd, other in self.workers.values():
+                if pidfd is not None:
+                    os.close(pidfd)
+                other.close()
+            # The supervisor forked below must not keep the reply socket open: the daemon
+            # reads its end to EOF when a worker dies without an answer.
+            os.register_at_fork(after_in_child=lambda: reply.fileno() != -1 and os.close(reply.detach()))
+            answer = start_container(self.root, cid)
+            reply.send(json.dumps(answer).encode())
+            code = 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+
+
+def start_container(root: str, cid: str) -> dict:
+    """What ``minidocker start ID`` does, as an answer: ``{"code": 0}`` or the start's
+    exit code and message (``{"code": N, "message": M}``)."""
+    from .. import kernel as kernels
+    from ..errors import MinidockerError
+    from . import Engine
+    os.environ["MINIDOCKER_ROOT"] = root
+    try:
+        kernels._default = None   # a kernel of its own, from the same MINIDOCKER_KERNEL choice
+        engine = Engine(root)
+        if engine.kernel.simulated:
+            engine.kernel.detach_in_process = False   # the container must outlive this worker
+        engine.start(cid)
+    except MinidockerError as e:   # StartFailed among them, with Docker's exit code
+        return {"code": e.exit_code, "message": str(e).replace("\n", " ")}
+    except OSError as e:   # what the CLI reports as a host error
+        where = f": {e.filename}" if e.filename else ""
+        return {"code": 125, "message": f"{e.strerror or e}{where}"}
+    except Exception as e:
+        return {"code": 1, "message": f"{type(e).__name__}: {e}"}
+    return {"code": 0}
+
+
+def _preload() -> None:
+    """Import what a start needs once, in the server, so no worker pays for it."""
+    from .. import kernel as kernels
+    from ..runtime import cgroups, init, netsetup, networks, portproxy, rootfs, supervisor, user  # noqa: F401
+    from . import containers  # noqa: F401
+    name, _ = kernels.choice()
+    if name == "sim":
+        from ..kernel.sim import kernel  # noqa: F401
+        return
+    from ..kernel import linux, netlink  # noqa: F401
+    try:
+        import pyroute2  # noqa: F401  ~0.2 s: what a bridge network's start paid every time
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError  # noqa: F401
+    except ImportError:
+        return
+    # pyroute2 builds its message classes on first use: one read-only dump does that
+    # here, in the daemon's network namespace, and every worker inherits them.
+    with contextlib.suppress(Exception), IPRoute() as ipr:
+        ipr.get_links()
+        ipr.get_addr()
+        ipr.get_routes()
+
+
+def main(argv: list[str]) -> int:
+    """``python -m minidocker.engine.forkserver FD ROOT``: serve the request socket FD."""
+    fd, root = int(argv[0]), argv[1]
+    _Server(socket.socket(fileno=fd), root).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
