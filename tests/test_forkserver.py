@@ -1,0 +1,242 @@
+"""The daemon's fork server (``engine/forkserver.py``): containers started through the API
+come from a worker it forks, not from a fresh ``minidocker start`` interpreter."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import start_daemon
+
+
+class _Unix(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.socket_path)
+
+
+class Api:
+    """Raw Engine API calls over the daemon's socket, one connection per caller."""
+
+    def __init__(self, sock, root):
+        self.conn = _Unix(str(sock))
+        self.root = root   # the daemon's state root
+
+    def __call__(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            return response.status, raw
+
+    def run(self, cmd, **config):
+        """create + start: (start status, start body, container ID)."""
+        status, body = self("POST", "/containers/create", {"Image": "busybox", "Cmd": cmd, **config})
+        assert status == 201, body
+        status, started = self("POST", f"/containers/{body['Id']}/start")
+        return status, started, body["Id"]
+
+    def wait(self, cid):
+        status, body = self("POST", f"/containers/{cid}/wait")
+        assert status == 200, body
+        return body["StatusCode"]
+
+    def logs(self, cid) -> dict[str, bytes]:
+        status, raw = self("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
+        assert status == 200, raw
+        out = {"stdout": b"", "stderr": b""}
+        while raw:
+            kind, size = struct.unpack(">BxxxL", raw[:8])
+            out["stdout" if kind == 1 else "stderr"] += raw[8:8 + size]
+            raw = raw[8 + size:]
+        return out
+
+    def inspect(self, cid):
+        return self("GET", f"/containers/{cid}/json")[1]
+
+
+def _daemon(tmp_path, root, env=None):
+    """A daemon, its API, and its fork server's PID (from the line it prints first)."""
+    sock = tmp_path / "md.sock"
+    proc = start_daemon(sock, env)
+    first = proc.stdout.readline()
+    found = re.search(r"fork server \(PID (\d+)\)", first)
+    assert found, first
+    return proc, Api(sock, root), int(found.group(1))
+
+
+def _stop(proc):
+    proc.terminate()
+    proc.wait(timeout=60)
+    return proc.stdout.read()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie has ended: it only waits for its parent, or init, to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def _supervisor(api, cid) -> int:
+    from minidocker.runtime.state import Containers
+    return Containers(api.root / "containers").load(cid).state.SupervisorPid
+
+
+@pytest.fixture
+def real_daemon(busybox, state_root, tmp_path):
+    proc, api, server = _daemon(tmp_path, state_root)
+    yield api, server, proc
+    if proc.poll() is None:
+        _stop(proc)
+
+
+@pytest.mark.root
+def test_the_fork_server_starts_containers_with_their_exit_codes_and_logs(real_daemon):
+    api, server, _ = real_daemon
+    status, body, cid = api.run(["sh", "-c", "echo to out; echo to err >&2; exit 3"],
+                                HostConfig={"NetworkMode": "none"})
+    assert status == 204, body
+    assert api.wait(cid) == 3
+    assert api.logs(cid) == {"stdout": b"to out\n", "stderr": b"to err\n"}
+    status, body, cid = api.run(["sleep", "60"])   # the default bridge network
+    assert status == 204, body
+    assert "minidocker.engine.forkserver" in _cmdline(_supervisor(api, cid))
+    assert api("POST", f"/containers/{cid}/start")[0] == 304
+    assert api("DELETE", f"/containers/{cid}?force=1")[0] == 204
+
+
+@pytest.mark.root
+def test_twenty_concurrent_starts_each_get_their_own_exit_code_and_logs(real_daemon):
+    api, _, _ = real_daemon
+    def one(i):
+        mine = Api(api.conn.socket_path, api.root)
+        status, body, cid = mine.run(["sh", "-c", f"echo out-{i}; echo err-{i} >&2; exit {i % 5}"],
+                                     HostConfig={"NetworkMode": "none"})
+        assert status == 204, body
+        return mine.wait(cid), mine.logs(cid)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, range(20)))
+    assert results == [(i % 5, {"stdout": f"out-{i}\n".encode(), "stderr": f"err-{i}\n".encode()})
+                       for i in range(20)]
+
+
+@pytest.mark.root
+def test_a_start_that_fails_answers_with_docker_status_and_the_reason(real_daemon):
+    api, _, _ = real_daemon
+    status, body, cid = api.run(["true"], User="nosuchuser")
+    assert (status, body["message"]) == \
+        (400, "unable to find user nosuchuser: no matching entries in passwd file")
+    assert api.inspect(cid)["State"]["Status"] == "exited"
+    status, body, cid = api.run(["nosuchcommand"])
+    assert (status, body["message"]) == \
+        (400, 'exec: "nosuchcommand": executable file not found in $PATH')
+    assert api.inspect(cid)["State"]["ExitCode"] == 127
+
+
+@pytest.mark.root
+def test_the_daemon_falls_back_to_a_start_child_when_the_fork_server_was_killed(real_daemon):
+    api, server, proc = real_daemon
+    os.kill(server, signal.SIGKILL)
+    for i in range(2):
+        status, body, cid = api.run(["sh", "-c", f"echo fallback-{i}; exit {i + 5}"])
+        assert status == 204, body
+        assert api.wait(cid) == i + 5
+        assert api.logs(cid)["stdout"] == f"fallback-{i}\n".encode()
+    status, body, cid = api.run(["true"], User="nosuchuser")
+    # `minidocker start` exits 1 on any failure, so this path answers 500 where the fork
+    # server passes on the start's own code (125, 126, 127: 400)
+    assert status == 500 and "unable to find user nosuchuser" in body["message"]
+    status, body, cid = api.run(["sleep", "60"])
+    assert "minidocker start" in _cmdline(_supervisor(api, cid))
+    api("DELETE", f"/containers/{cid}?force=1")
+    out = _stop(proc)
+    assert out.count("the fork server is gone") == 1, out
+
+
+@pytest.mark.root
+def test_no_worker_zombie_or_fork_server_is_left_behind(real_daemon):
+    api, server, proc = real_daemon
+    cids = [api.run(["true"], HostConfig={"NetworkMode": "none"})[2] for _ in range(5)]
+    for cid in cids:
+        assert api.wait(cid) == 0
+    deadline = time.monotonic() + 10
+    while _children(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _children(server) == []   # every worker reaped
+    _stop(proc)
+    assert not _alive(server)
+    assert not [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                if "minidocker.engine.forkserver" in _cmdline(pid) and str(api.root) in _cmdline(pid)]
+
+
+def test_detached_containers_on_the_simulated_kernel_start_through_the_fork_server(tmp_path):
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim")
+    proc, api, server = _daemon(tmp_path, tmp_path / "state", env)
+    try:
+        status, body, cid = api.run(["sh", "-c", "echo simulated; exit 2"])
+        assert status == 204, body
+        assert api.wait(cid) == 2
+        assert api.logs(cid)["stdout"] == b"simulated\n"
+        status, body, cid = api.run(["sleep", "60"])
+        assert status == 204, body
+        assert "minidocker.engine.forkserver" in _cmdline(_supervisor(api, cid))
+        assert api.inspect(cid)["State"]["Running"] is True
+        assert api("POST", f"/containers/{cid}/kill")[0] == 204
+        assert api.wait(cid) == 137
+    finally:
+        out = _stop(proc)
+    assert not _alive(server), out
+
+
+def test_the_fork_server_ends_when_the_daemon_is_killed(tmp_path):
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim")
+    proc, api, server = _daemon(tmp_path, tmp_path / "state", env)
+    assert api.run(["true"])[0] == 204
+    proc.kill()   # no clean stop: only its closed socket tells the server
+    proc.wait(timeout=20)
+    deadline = time.monotonic() + 20
+    while _alive(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(server)
