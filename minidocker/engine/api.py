@@ -572,6 +572,7 @@ class Api:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)  # headers at once, as Docker: clients wait on the body
         code = record.state.ExitCode
+        delay = 0.002   # a short run ends within milliseconds of its start: look soon, then less often
         while True:
             try:
                 record = self.engine.containers.load(record.id)
@@ -585,7 +586,8 @@ class Api:
             if condition == "next-exit" and status in ("exited", "dead") and \
                     record.state.FinishedAt != finished_before:
                 break
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.02)
         try:
             await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
             await response.write_eof()
