@@ -205,3 +205,16 @@ def test_v2_parent_removed_by_another_container_is_made_and_delegated_again(fake
     assert Racy.raced
     assert set((parent / "cgroup.subtree_control").read_text().split()) == {"cpu", "memory", "pids"}
     assert (parent / "r1" / "memory.max").read_text() == str(64 << 20)
+
+
+def test_priming_moves_writes_this_process_into_its_own_cgroup_and_ignores_refusals(fake_v2):
+    kernel, layout, root = fake_v2
+    cgroups.prime_moves(kernel, layout)
+    assert kernel.writes == [(str(root / "user.slice" / "cgroup.procs"), "0")]
+    gone = cgroups.Layout("v2", {"": str(root)}, {"": "/no/such/scope"})
+    cgroups.prime_moves(kernel, gone)   # FileNotFoundError, ignored
+    hybrid = cgroups.Layout("hybrid", {"memory": str(root), "pids": str(root / "user.slice")},
+                            {"memory": "/m", "pids": "/"})
+    kernel.writes.clear()
+    cgroups.prime_moves(kernel, hybrid)
+    assert kernel.writes == [(str(root / "user.slice" / "cgroup.procs"), "0")]   # pids first

@@ -148,9 +148,10 @@ class ContainerVerbs:
             seen.add((b.host_ip, b.host_port, b.proto))
         return network, ports
 
-    def start(self, ref: str | Record, attach: Attach | None = None) -> int:
+    def start(self, ref: str | Record, attach: Attach | None = None, caller_exits: bool = False) -> int:
         """Start a created or exited container. Attached: run it here and return
-        its exit code; detached: return 0 once it runs."""
+        its exit code; detached: return 0 once it runs (``caller_exits``: this
+        process ends right after, see ``runtime.supervisor.detach``)."""
         record = ref if not isinstance(ref, str) else self.containers.find(ref)
         status = record.observed_status(self.kernel)
         if status == RUNNING:
@@ -179,7 +180,7 @@ class ContainerVerbs:
                     port.close()
                 self._after_exit(record)
 
-        detach(run, in_process=self.kernel.detach_in_process)
+        detach(run, in_process=self.kernel.detach_in_process, caller_exits=caller_exits)
         return 0
 
     def _after_exit(self, record: Record) -> None:

@@ -140,9 +140,16 @@ class _Server:
         self.by_fd: dict[int, int] = {}   # pidfd -> pid
 
     def run(self) -> None:
+        import gc
         _preload()
         if threading.active_count() != 1:
             raise RuntimeError("importing the runtime started a thread: the fork server cannot fork")
+        from . import Engine
+        self.engine = Engine(self.root)   # its kernel is made in each worker, on first use
+        self.prime = _cgroup_primer()
+        # What exists now, the workers only read: keep the collector off those pages, so
+        # they stay shared with the server instead of being copied into every worker.
+        gc.freeze()
         self.poll.register(self.control, select.POLLIN)
         open_ = True
         deadline = None
@@ -206,6 +213,7 @@ class _Server:
         if pidfd is not None:
             self.by_fd[pidfd] = pid
             self.poll.register(pidfd, select.POLLIN)
+        self.prime()   # while the worker works: see cgroups.prime_moves
         return True
 
     def _reap(self, pid: int, options: int) -> None:
@@ -241,7 +249,7 @@ class _Server:
             # The supervisor forked below must not keep the reply socket open: the daemon
             # reads its end to EOF when a worker dies without an answer.
             os.register_at_fork(after_in_child=lambda: reply.fileno() != -1 and os.close(reply.detach()))
-            answer = start_container(self.root, cid)
+            answer = start_container(self.engine, cid)
             reply.send(json.dumps(answer).encode())
             code = 0
         except BaseException:
@@ -251,19 +259,16 @@ class _Server:
             os._exit(code)
 
 
-def start_container(root: str, cid: str) -> dict:
-    """What ``minidocker start ID`` does, as an answer: ``{"code": 0}`` or the start's
-    exit code and message (``{"code": N, "message": M}``)."""
-    from .. import kernel as kernels
+def start_container(engine, cid: str) -> dict:
+    """What ``minidocker start ID`` does, in a process that ends once it has the
+    answer: ``{"code": 0}`` or the start's exit code and message (``{"code": N,
+    "message": M}``). ``engine`` has no kernel yet: it gets one of its own here,
+    as a fresh ``minidocker start`` would, from the same ``MINIDOCKER_KERNEL``."""
     from ..errors import MinidockerError
-    from . import Engine
-    os.environ["MINIDOCKER_ROOT"] = root
     try:
-        kernels._default = None   # a kernel of its own, from the same MINIDOCKER_KERNEL choice
-        engine = Engine(root)
         if engine.kernel.simulated:
             engine.kernel.detach_in_process = False   # the container must outlive this worker
-        engine.start(cid)
+        engine.start(cid, caller_exits=True)
     except MinidockerError as e:   # StartFailed among them, with Docker's exit code
         return {"code": e.exit_code, "message": str(e).replace("\n", " ")}
     except OSError as e:   # what the CLI reports as a host error
@@ -274,29 +279,52 @@ def start_container(root: str, cid: str) -> dict:
     return {"code": 0}
 
 
+def _cgroup_primer():
+    """What the server does after forking each worker: for the real kernel, prime the
+    cgroup moves the container's first process will make (``cgroups.prime_moves``)."""
+    from .. import kernel as kernels
+    from ..errors import MinidockerError
+    if kernels.choice()[0] != "linux":
+        return lambda: None
+    from ..kernel.linux import LinuxKernel
+    from ..runtime import cgroups
+    k = LinuxKernel()
+    try:
+        layout = cgroups.host_layout(k)
+    except (OSError, MinidockerError):
+        return lambda: None
+    return lambda: cgroups.prime_moves(k, layout)
+
+
+# What a start imports: the runtime, and for the real kernel the netlink side of
+# the network (pyroute2 alone costs a fresh process ~0.2 s).
+_PRELOAD = ("minidocker.engine.containers", "minidocker.runtime.supervisor", "minidocker.runtime.init",
+            "minidocker.runtime.cgroups", "minidocker.runtime.rootfs", "minidocker.runtime.user",
+            "minidocker.runtime.netsetup", "minidocker.runtime.networks", "minidocker.runtime.portproxy")
+_PRELOAD_SIM = ("minidocker.kernel.sim.kernel",)
+_PRELOAD_LINUX = ("minidocker.kernel.linux", "minidocker.kernel.netlink",
+                  "pyroute2", "pyroute2.netlink.exceptions")
+
+
 def _preload() -> None:
     """Import what a start needs once, in the server, so no worker pays for it."""
+    import importlib
     from .. import kernel as kernels
-    from ..runtime import cgroups, init, netsetup, networks, portproxy, rootfs, supervisor, user  # noqa: F401
-    from . import containers  # noqa: F401
     name, _ = kernels.choice()
-    if name == "sim":
-        from ..kernel.sim import kernel  # noqa: F401
-        return
-    from ..kernel import linux, netlink  # noqa: F401
-    try:
-        import pyroute2  # noqa: F401  ~0.2 s: what a bridge network's start paid every time
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.exceptions import NetlinkError  # noqa: F401
-    except ImportError:
+    for module in _PRELOAD + (_PRELOAD_SIM if name == "sim" else _PRELOAD_LINUX):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass   # a start that needs it says so itself
+    if name == "sim" or "pyroute2" not in sys.modules:
         return
     # pyroute2 builds its message classes on first use: one read-only dump does that
     # here, in the daemon's network namespace, and every worker inherits them.
+    from pyroute2 import IPRoute
     with contextlib.suppress(Exception), IPRoute() as ipr:
         ipr.get_links()
         ipr.get_addr()
         ipr.get_routes()
-
 
 def main(argv: list[str]) -> int:
     """``python -m minidocker.engine.forkserver FD ROOT``: serve the request socket FD."""

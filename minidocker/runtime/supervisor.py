@@ -639,12 +639,15 @@ class StartSignal:
             self.fd = None
 
 
-def detach(run, in_process: bool = False) -> int:
+def detach(run, in_process: bool = False, caller_exits: bool = False) -> int:
     """Run ``run(started)`` in a detached supervisor; wait only until it has started.
 
     ``run`` calls ``started.ok()`` once the container runs. The supervisor is a
-    forked, session-leading process, or with ``in_process`` a thread of this one
-    (the simulator in a notebook, whose containers must stay in its view).
+    forked process in a session of its own (a short-lived leader forks it and
+    exits, so init adopts it), or with ``in_process`` a thread of this one (the
+    simulator in a notebook, whose containers must stay in its view). With
+    ``caller_exits`` this process is that short-lived leader (the daemon's fork
+    server worker, which ends once it has answered): one fork fewer.
     Returns 0 once the container runs; raises StartFailed with the supervisor's message.
     """
     r, w = os.pipe2(os.O_CLOEXEC)
@@ -663,13 +666,16 @@ def detach(run, in_process: bool = False) -> int:
     if in_process:
         threading.Thread(target=supervisor, daemon=True, name="minidocker-supervisor").start()
         return _started(r)
+    if caller_exits:
+        os.setsid()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         try:
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
+            if not caller_exits:
+                os.setsid()
+                if os.fork() != 0:
+                    os._exit(0)
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
@@ -678,7 +684,8 @@ def detach(run, in_process: bool = False) -> int:
             os._exit(0)
     started.fd = None
     os.close(w)
-    os.waitpid(pid, 0)
+    if not caller_exits:
+        os.waitpid(pid, 0)
     return _started(r)
 
 
