@@ -35,6 +35,18 @@ below would otherwise add a bridge and firewall rules to the machine's).
   ``crun --cgroup-manager=disabled`` is probed and, if it works, timed as
   "crun without cgroups". If both fail, crun is reported unavailable with
   its error lines. The machine is never changed to make it work.
+- ``minidocker via daemon (API)``: a ``minidocker daemon`` started once by the
+  script, on a private socket and state root in the work directory (its own
+  ``bootstrap busybox``), warm by the warm-up runs. Each timed run is one
+  container's whole life over that unix socket, from this process through
+  ``http.client`` (no interpreter starts per run): ``POST /containers/create``
+  (``true``, ``HostConfig.NetworkMode: none`` as runc's bundle), ``POST
+  …/start``, ``POST …/wait`` (exit code checked), ``DELETE …``. The medians of
+  the four requests are reported too. The daemon starts containers through its
+  fork server (``minidocker/engine/forkserver.py``); the script checks that it
+  did not fall back to ``minidocker start`` children. ``… (API, bridge)``: the
+  same on the default bridge network. The daemon is stopped (and dies with the
+  script: ``PR_SET_PDEATHSIG``) and its state removed at the end.
 - ``minidocker run --rm busybox true`` on the default bridge network (a veth pair,
   an address, a route: Docker's default), for what networking costs; no peer runs
   a bridge here to compare with.
@@ -62,12 +74,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import http.client
 import itertools
 import json
 import math
 import os
 import platform
+import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -87,6 +103,8 @@ VENV_PY = VENV_BIN / "python"
 IMAGE = "busybox"
 DEVNULL = subprocess.DEVNULL
 RUNC_NAME = "runc run"
+API_NAME = "minidocker via daemon (API)"
+API_NAME_BRIDGE = "minidocker via daemon (API, bridge)"
 
 
 
@@ -99,6 +117,9 @@ class Contender:
     after: Callable[[str], None] = lambda run_id: None   # untimed, after every run
     note: str = ""
     times: list[float] = field(default_factory=list)     # seconds, timed runs only
+    # Instead of a process: a call from this process (run id -> ms per phase)
+    call: Callable[[str], dict[str, float]] | None = None
+    phases: list[dict[str, float]] = field(default_factory=list)   # timed runs only
 
 
 
@@ -144,15 +165,17 @@ def _oci_cleanup(binary: str | None, root: Path) -> list[str]:
 
 def _minidocker_cleanup(state: Path, env: dict[str, str]) -> list[str]:
     """Remove containers left in a minidocker state dir (with their cgroups), then the dir."""
-    left = []
-    containers = state / "containers"
-    if containers.is_dir():
-        left = [d.name for d in containers.iterdir() if d.is_dir()]
-        if left and MINIDOCKER.exists():
-            subprocess.run([str(MINIDOCKER), "rm", "-f", *left], env={**env, "MINIDOCKER_ROOT": str(state)},
-                           stdout=DEVNULL, stderr=DEVNULL, timeout=120)
+    left = _containers_in(state)
+    if left and MINIDOCKER.exists():
+        subprocess.run([str(MINIDOCKER), "rm", "-f", *left], env={**env, "MINIDOCKER_ROOT": str(state)},
+                       stdout=DEVNULL, stderr=DEVNULL, timeout=120)
     shutil.rmtree(state, ignore_errors=True)
     return left
+
+
+def _containers_in(state: Path) -> list[str]:
+    containers = state / "containers"
+    return [d.name for d in containers.iterdir() if d.is_dir()] if containers.is_dir() else []
 
 
 def clean_stale(workdir: Path, runc: str | None, crun: str | None, env: dict[str, str]) -> None:
@@ -236,9 +259,121 @@ def probe_crun(crun: str, root: Path, bundle: Path, env: dict[str, str], ids) ->
     return None, "crun", errors
 
 
+# -- minidocker's daemon, driven over its socket ---------------------------------------------
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=120)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.socket_path)
+
+
+class Daemon:
+    """``minidocker daemon`` on ``<state>/md.sock`` with state root ``state``; it gets
+    SIGTERM if this script dies (``PR_SET_PDEATHSIG``)."""
+
+    def __init__(self, state: Path, env: dict[str, str]):
+        self.state, self.sock = state, state / "md.sock"
+        if len(str(self.sock).encode()) > 107:
+            raise Failed(f"{self.sock}: too long for a unix socket; choose a shorter --workdir")
+        self.env = {**env, "MINIDOCKER_ROOT": str(state)}
+        out = check([str(MINIDOCKER), "bootstrap", IMAGE], self.env, "minidocker bootstrap busybox (daemon)")
+        self.image_id = out.split()[-1]
+        self.log_path = state / "daemon.log"
+        with open(self.log_path, "wb") as logf:
+            self.proc = subprocess.Popen([str(MINIDOCKER), "daemon", "-H", f"unix://{self.sock}"], env=self.env,
+                                         stdin=DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                         preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 60
+        while not self.sock.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise Failed(f"minidocker daemon did not start:\n{self.log()}")
+            time.sleep(0.05)
+        self.conn = _UnixHTTP(str(self.sock))
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def request(self, method: str, path: str, body: dict | None = None, want: int = 200):
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            self.conn.request(method, path, body=data,
+                              headers={"Content-Type": "application/json"} if data else {})
+            response = self.conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.conn.close()
+            raise Failed(f"daemon: {method} {path}: {e}\n{self.log()}") from None
+        if response.status != want:
+            raise Failed(f"daemon: {method} {path}: {response.status} {raw.decode(errors='replace')}")
+        return json.loads(raw) if raw else None
+
+    def run(self, network: str | None) -> dict[str, float]:
+        """One container's life, create to delete; ms per request."""
+        body: dict = {"Image": IMAGE, "Cmd": ["true"]}
+        if network:
+            body["HostConfig"] = {"NetworkMode": network}
+        t = [time.perf_counter()]
+        cid = self.request("POST", "/containers/create", body, 201)["Id"]
+        t.append(time.perf_counter())
+        self.request("POST", f"/containers/{cid}/start", want=204)
+        t.append(time.perf_counter())
+        code = self.request("POST", f"/containers/{cid}/wait")["StatusCode"]
+        t.append(time.perf_counter())
+        self.request("DELETE", f"/containers/{cid}", want=204)
+        t.append(time.perf_counter())
+        if code != 0:
+            raise Failed(f"daemon: `true` exited {code}")
+        return {phase: (b - a) * 1000 for phase, a, b in zip(API_PHASES, t, t[1:])}
+
+    def fork_server_pid(self) -> int | None:
+        found = re.search(r"fork server \(PID (\d+)\)", self.log())
+        return int(found.group(1)) if found else None
+
+    def stop(self) -> list[str]:
+        """Stop it; what it left behind, if anything."""
+        problems = []
+        server = self.fork_server_pid()
+        self.conn.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                problems.append("the daemon did not stop on SIGTERM within 60 s (killed)")
+        if server and pid_alive(server) and not _zombie(server):
+            problems.append(f"its fork server (PID {server}) outlived it")
+        return problems
+
+
+API_PHASES = ("create", "start", "wait", "delete")
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
 # -- measuring ----------------------------------------------------------------------------
 
 def run_once(c: Contender, run_id: str) -> float:
+    if c.call is not None:
+        t0 = time.perf_counter()
+        c.phases.append(c.call(run_id))   # raises Failed with the reason
+        return time.perf_counter() - t0
     argv = c.argv(run_id)
     t0 = time.perf_counter()
     p = subprocess.run(argv, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, env=c.env)
@@ -265,6 +400,8 @@ def measure(contenders: list[Contender], reps: int, warmup: int, ids) -> list[li
             dt = run_once(c, next(ids))
             if rep >= warmup:
                 c.times.append(dt)
+            elif c.phases:
+                c.phases.pop()
         if rep + 1 == warmup:
             log(f"warm-up done ({warmup} runs each)")
         elif rep >= warmup and (rep + 1 - warmup) % 10 == 0:
@@ -308,11 +445,13 @@ def main(argv: list[str] | None = None) -> int:
 
     pid = os.getpid()
     state = Path(tempfile.mkdtemp(prefix=f"state-{pid}-", dir=workdir))
+    daemon_state = Path(tempfile.mkdtemp(prefix=f"state-{pid}-d", dir=workdir))
+    daemon: Daemon | None = None
     runc_root = Path(tempfile.mkdtemp(prefix=f"runcroot-{pid}-", dir=workdir))
     crun_root = Path(tempfile.mkdtemp(prefix=f"crunroot-{pid}-", dir=workdir))
     md_env = {**env, "MINIDOCKER_ROOT": str(state)}
     ids = (f"mdbench-{pid}-{i}" for i in itertools.count())
-    leftovers: dict[str, list[str]] = {"runc": [], "minidocker": []}
+    leftovers: dict[str, list[str]] = {"runc": [], "minidocker": [], "daemon": []}
     unavailable: dict[str, str] = {}
     result_rows = []
     try:
@@ -331,6 +470,19 @@ def main(argv: list[str] | None = None) -> int:
         contenders.append(Contender(
             "minidocker run --rm (bridge)", lambda i: [str(MINIDOCKER), "run", "--rm", IMAGE, "true"],
             md_env, note="the default bridge network: veth, address, route"))
+
+        log(f"daemon state: {daemon_state}")
+        daemon = Daemon(daemon_state, env)
+        if daemon.image_id != image_id:
+            raise Failed(f"the daemon's busybox is {daemon.image_id}, the CLI's {image_id}")
+        api_steps = ["POST /containers/create", "POST /containers/ID/start", "POST /containers/ID/wait",
+                     "DELETE /containers/ID"]
+        contenders.append(Contender(
+            API_NAME, lambda i: api_steps + ["NetworkMode=none"], env, call=lambda i: daemon.run("none"),
+            note="create + start + wait + delete over the daemon's socket, from this process"))
+        contenders.append(Contender(
+            API_NAME_BRIDGE, lambda i: api_steps, env, call=lambda i: daemon.run(None),
+            note="the same on the default bridge network"))
         invoked = os.environ.get("PYTHONDONTWRITEBYTECODE")
         if invoked:
             has_pyc = any((REPO / "minidocker").rglob("__pycache__"))
@@ -394,28 +546,45 @@ def main(argv: list[str] | None = None) -> int:
         orders = measure(contenders, args.reps, args.warmup, ids)
         elapsed = time.time() - t_start
 
-        left = [d.name for d in (state / "containers").iterdir()] if (state / "containers").is_dir() else []
+        left = _containers_in(state)
         leftovers["minidocker"] = left
+        daemon_log = daemon.log()
+        leftovers["daemon"] = daemon.stop()
+        daemon_left = _containers_in(daemon_state)
+        leftovers["daemon"] += [f"container {cid[:12]} left in its state dir" for cid in daemon_left]
+        if "the fork server is gone" in daemon_log:
+            raise Failed(f"the daemon lost its fork server: the API figures are not the fork server's\n"
+                         f"{daemon_log}")
 
         # -- report ----------------------------------------------------------------
         runc_c = next((c for c in contenders if c.name == RUNC_NAME), None)
         runc_med = statistics.median(runc_c.times) if runc_c else None
+        crun_c = next((c for c in contenders if c.name.startswith("crun")), None)
+        crun_med = statistics.median(crun_c.times) if crun_c else None
         log("")
         log(f"start-to-exit of /bin/true, {args.reps} runs each after {args.warmup} warm-up "
             f"({elapsed:.0f} s); kernel {platform.release()}, cgroups {cgroup_layout()}, {os.cpu_count()} CPUs")
-        head = f"{'contender':36s} {'median ms':>10s} {'p90 ms':>8s} {'min ms':>8s} {'× runc':>8s}"
+        head = f"{'contender':36s} {'median ms':>10s} {'p90 ms':>8s} {'min ms':>8s} {'× runc':>8s}" + \
+            (f" {'× crun':>8s}" if crun_med else "")
         log(head)
         log("-" * len(head))
         for c in contenders:
             ms = [t * 1000 for t in c.times]
             med = statistics.median(ms)
             ratio = med / (runc_med * 1000) if runc_med else None
+            ratio_crun = med / (crun_med * 1000) if crun_med else None
             row = {"name": c.name, "argv": c.argv("<id>"), "note": c.note, "ms": [round(x, 3) for x in ms],
                    "median_ms": round(med, 3), "p90_ms": round(p90(ms), 3), "min_ms": round(min(ms), 3),
-                   "ratio_vs_runc": round(ratio, 3) if ratio is not None else None}
+                   "ratio_vs_runc": round(ratio, 3) if ratio is not None else None,
+                   "ratio_vs_crun": round(ratio_crun, 3) if ratio_crun is not None else None}
+            if c.phases:
+                row["phase_median_ms"] = {k: round(statistics.median(p[k] for p in c.phases), 3)
+                                          for k in API_PHASES}
+                row["phases_ms"] = [{k: round(v, 3) for k, v in p.items()} for p in c.phases]
             result_rows.append(row)
             rs = f"{ratio:7.2f}×" if ratio is not None else "     n/a"
-            log(f"{c.name:36s} {med:10.1f} {p90(ms):8.1f} {min(ms):8.1f} {rs}")
+            rc = f" {ratio_crun:7.2f}×" if ratio_crun is not None else ""
+            log(f"{c.name:36s} {med:10.1f} {p90(ms):8.1f} {min(ms):8.1f} {rs}{rc}")
         for name, why in unavailable.items():
             log(f"{name:36s} {'unavailable':>10s}  {why}")
         log("")
@@ -426,6 +595,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"({md['median_ms']:.1f} ms vs {runc_med * 1000:.1f} ms): {verdict}")
         else:
             log("target: minidocker ≤ 1.0× runc -- cannot be judged without runc")
+        api = next(r for r in result_rows if r["name"] == API_NAME)
+        peer, peer_med = ("crun", crun_med) if crun_med else ("runc", runc_med)
+        if peer_med:
+            ratio = api["median_ms"] / (peer_med * 1000)
+            log(f"target (issue 7): via the daemon ≤ 1.0× crun -- "
+                f"{'' if peer == 'crun' else 'crun does not run here, so against runc: '}"
+                f"{ratio:.2f}× ({api['median_ms']:.1f} ms vs {peer_med * 1000:.1f} ms): "
+                f"{'met' if ratio <= 1.0 else 'NOT met'}")
+        for r in result_rows:
+            if "phase_median_ms" in r:
+                log(f"  {r['name']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["phase_median_ms"].items())
+                    + " ms (medians)")
         for c in contenders:
             if c.note:
                 log(f"  note, {c.name}: {c.note}")
@@ -433,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"warning: `runc run` left {len(leftovers['runc'])} container(s); deleted with runc delete -f")
         if left:
             log(f"warning: minidocker --rm left {len(left)} container(s) in its state dir")
+        for problem in leftovers["daemon"]:
+            log(f"warning: daemon: {problem}")
 
         if args.json:
             report = {
@@ -456,6 +639,9 @@ def main(argv: list[str] | None = None) -> int:
         _oci_cleanup(runc, runc_root)
         _oci_cleanup(crun, crun_root)
         _minidocker_cleanup(state, env)
+        if daemon is not None:
+            daemon.stop()
+        _minidocker_cleanup(daemon_state, env)
         shutil.rmtree(pycache, ignore_errors=True)
 
 
