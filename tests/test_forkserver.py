@@ -10,6 +10,8 @@ import re
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -240,3 +242,32 @@ def test_the_fork_server_ends_when_the_daemon_is_killed(tmp_path):
     while _alive(server) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(server)
+
+
+def test_the_fork_server_imports_the_daemons_minidocker_not_one_in_the_working_directory(tmp_path):
+    # `minidocker daemon` run from a checkout of another minidocker: `python -m` in the
+    # fork server would import that one (the working directory comes first on its path)
+    shadow = tmp_path / "elsewhere" / "minidocker"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('the wrong minidocker')\n")
+    script = tmp_path / "bin" / "minidocker-daemon"
+    script.parent.mkdir()
+    script.write_text("import sys\nfrom minidocker.cli import main\nsys.exit(main())\n")
+    sock = tmp_path / "md.sock"
+    env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen([sys.executable, str(script), "daemon", "-H", f"unix://{sock}"], env=env,
+                            cwd=shadow.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.05)
+        api = Api(sock, tmp_path / "state")
+        status, body, cid = api.run(["sleep", "60"])
+        assert status == 204, body
+        assert "minidocker.engine.forkserver" in _cmdline(_supervisor(api, cid))
+        api("DELETE", f"/containers/{cid}?force=1")
+    finally:
+        out = _stop(proc)
+    assert "the fork server is gone" not in out and "wrong minidocker" not in out, out
