@@ -284,6 +284,8 @@ class Api:
 
     # -- containers ------------------------------------------------------------------------
     async def create(self, request):
+        if self.forks is not None:
+            self.forks.prime()   # a start usually follows at once (see ForkServer.prime)
         body = await _json_body(request)
         host = body.get("HostConfig") or {}
         name = request.query.get("name", "")

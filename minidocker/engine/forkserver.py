@@ -19,10 +19,14 @@ normally forks a short-lived session leader that forks the supervisor and exits;
 here the worker is that leader. It forks the supervisor (which outlives worker,
 fork server and daemon: init adopts it), waits until the container runs, and
 answers ``{"code": 0}`` or ``{"code": N, "message": M}`` (the start's exit code
-and message, as the CLI would exit and print them). Meanwhile the server moves
-itself into its own cgroup (``cgroups.prime_moves``), so the kernel's RCU wait
-for the first cgroup move is over before the container's first process joins
-its cgroups: 5-12 ms less per start on this VM.
+and message, as the CLI would exit and print them).
+
+The first cgroup move after a quiet moment waits for an RCU grace period (10-17
+ms on this VM when it is idle), and the container's first process makes one as
+it joins its cgroups. So as a create or a start request comes in, a thread of
+the daemon moves the daemon into its own cgroup (``ForkServer.prime``,
+``cgroups.prime_moves``): the wait then runs while the container is created and
+its supervisor set up.
 
 Why a fresh interpreter rather than a fork of the daemon made before its first
 thread: a fork would carry the daemon's command line into every worker and
@@ -67,6 +71,25 @@ class ForkServer:
         self.pid = proc.pid if proc else None
         self.control = control
         self.why = why   # why there is no fork server, when there is none
+        self._priming = threading.Lock()
+        self._primer = None   # made on first use: see prime()
+
+    def prime(self) -> None:
+        """A container start may follow: have the kernel's wait for the first cgroup move
+        begin now, in a thread of the daemon (see ``cgroups.prime_moves``), so that it
+        overlaps the create and the set-up instead of delaying the container's first
+        process. Once at a time; nothing on the simulated kernel."""
+        if not self._priming.acquire(blocking=False):
+            return   # one is under way: the next moves profit from it too
+
+        def run():
+            try:
+                if self._primer is None:
+                    self._primer = _cgroup_primer()
+                self._primer()
+            finally:
+                self._priming.release()
+        threading.Thread(target=run, name="minidocker-cgroup-primer", daemon=True).start()
 
     @classmethod
     def launch(cls, root: str) -> "ForkServer":
@@ -90,6 +113,7 @@ class ForkServer:
         when there is no server (any more): the caller starts it another way."""
         if self.control is None:
             return None
+        self.prime()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             with theirs:
@@ -155,7 +179,6 @@ class _Server:
             raise RuntimeError("importing the runtime started a thread: the fork server cannot fork")
         from . import Engine
         self.engine = Engine(self.root)   # its kernel is made in each worker, on first use
-        self.prime = _cgroup_primer()
         # What exists now, the workers only read: keep the collector off those pages, so
         # they stay shared with the server instead of being copied into every worker.
         gc.freeze()
@@ -222,7 +245,6 @@ class _Server:
         if pidfd is not None:
             self.by_fd[pidfd] = pid
             self.poll.register(pidfd, select.POLLIN)
-        self.prime()   # while the worker works: see cgroups.prime_moves
         return True
 
     def _reap(self, pid: int, options: int) -> None:
@@ -290,8 +312,8 @@ def start_container(engine, cid: str) -> dict:
 
 
 def _cgroup_primer():
-    """What the server does after forking each worker: for the real kernel, prime the
-    cgroup moves the container's first process will make (``cgroups.prime_moves``)."""
+    """For the real kernel, a call that primes the cgroup moves a container's first
+    process makes (``cgroups.prime_moves``); for the simulated one, a call that does nothing."""
     from .. import kernel as kernels
     from ..errors import MinidockerError
     if kernels.choice()[0] != "linux":
