@@ -271,3 +271,26 @@ def test_the_fork_server_imports_the_daemons_minidocker_not_one_in_the_working_d
     finally:
         out = _stop(proc)
     assert "the fork server is gone" not in out and "wrong minidocker" not in out, out
+
+
+def test_priming_cgroup_moves_is_skipped_on_the_simulator_and_after_a_failure(monkeypatch):
+    from minidocker.engine import forkserver
+    monkeypatch.setenv("MINIDOCKER_KERNEL", "sim")
+    forks = forkserver.ForkServer()
+
+    def settled():
+        deadline = time.monotonic() + 10
+        while forks._priming.locked() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not forks._priming.locked()
+
+    forks.prime()
+    assert settled() and forks._primer is forkserver._nothing
+    forks.prime()   # nothing to do: no thread at all
+    assert not forks._priming.locked()
+
+    def broken():
+        raise OSError("no cgroupfs here")
+    forks._primer = broken
+    forks.prime()
+    assert settled() and forks._primer is forkserver._nothing

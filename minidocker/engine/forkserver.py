@@ -79,14 +79,16 @@ class ForkServer:
         begin now, in a thread of the daemon (see ``cgroups.prime_moves``), so that it
         overlaps the create and the set-up instead of delaying the container's first
         process. Once at a time; nothing on the simulated kernel."""
-        if not self._priming.acquire(blocking=False):
-            return   # one is under way: the next moves profit from it too
+        if self._primer is _nothing or not self._priming.acquire(blocking=False):
+            return   # nothing to prime, or one is under way: the next moves profit from it too
 
         def run():
             try:
                 if self._primer is None:
                     self._primer = _cgroup_primer()
                 self._primer()
+            except Exception:   # priming only saves time: never let it get in the way
+                self._primer = _nothing
             finally:
                 self._priming.release()
         threading.Thread(target=run, name="minidocker-cgroup-primer", daemon=True).start()
@@ -311,20 +313,20 @@ def start_container(engine, cid: str) -> dict:
     return {"code": 0}
 
 
+def _nothing() -> None:
+    pass
+
+
 def _cgroup_primer():
     """For the real kernel, a call that primes the cgroup moves a container's first
-    process makes (``cgroups.prime_moves``); for the simulated one, a call that does nothing."""
+    process makes (``cgroups.prime_moves``); for the simulated one, ``_nothing``."""
     from .. import kernel as kernels
-    from ..errors import MinidockerError
     if kernels.choice()[0] != "linux":
-        return lambda: None
+        return _nothing
     from ..kernel.linux import LinuxKernel
     from ..runtime import cgroups
     k = LinuxKernel()
-    try:
-        layout = cgroups.host_layout(k)
-    except (OSError, MinidockerError):
-        return lambda: None
+    layout = cgroups.host_layout(k)
     return lambda: cgroups.prime_moves(k, layout)
 
 
