@@ -101,7 +101,7 @@ class ForkServer:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno()), root],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
-                env=dict(os.environ, MINIDOCKER_ROOT=root))
+                env=_server_env(root))
         except OSError as e:
             ours.close()
             return cls(why=f"cannot run it: {e.strerror}")
@@ -161,6 +161,14 @@ class ForkServer:
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout)
+
+
+def _server_env(root: str) -> dict[str, str]:
+    """The daemon's environment with its state root, as its `minidocker` children get it
+    (``Api.child_env``): no MINIDOCKER_HOST, which would send their work back to a daemon."""
+    env = {k: v for k, v in os.environ.items() if k != "MINIDOCKER_HOST"}
+    env["MINIDOCKER_ROOT"] = root
+    return env
 
 
 class _Server:
