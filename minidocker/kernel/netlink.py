@@ -172,9 +172,34 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([_iptables(), "-w", *args], capture_output=True, text=True)
 
 
+def _firewall_lock():
+    """One rule change at a time on this host: checking for a rule and appending it are
+    two iptables runs, and two starts doing both at once would add it twice (and removing
+    a network deletes one copy)."""
+    import contextlib
+    import fcntl
+
+    @contextlib.contextmanager
+    def held():
+        path = "/run/minidocker-firewall.lock" if os.access("/run", os.W_OK) else \
+            os.path.join(os.environ.get("TMPDIR", "/tmp"), f"minidocker-firewall-{os.geteuid()}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+    return held()
+
+
 def firewall(rule: FirewallRule, add: bool = True) -> bool:
     if _iptables() is None:
         return False
+    with _firewall_lock():
+        return _firewall(rule, add)
+
+
+def _firewall(rule: FirewallRule, add: bool) -> bool:
     present = _run(["-t", rule.table, "-C", rule.chain, *rule.args]).returncode == 0
     if add and not present:
         target = rule.args[rule.args.index("-j") + 1] if "-j" in rule.args else ""
