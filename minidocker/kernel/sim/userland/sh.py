@@ -787,9 +787,15 @@ class Shell:
         if not argv or argv[0] in BUILTINS or argv[0] in self.funcs or node.redirs or node.assigns:
             return self.run(node)   # builtins, functions, redirections: in the shell, to the end
         null = NullSink()
+        return self._background(lambda: self.sys.spawn(
+            argv, stdin=io.BytesIO(), stdout=self.fds.get(1) or null,
+            stderr=self.fds.get(2) or null, env=self.environ()))
+
+    def _background(self, fork) -> int:
+        """Start a background job with ``fork()`` (its pid): ``$!`` and ``wait`` know it;
+        a refused fork is ash's "can't fork"."""
         try:
-            pid = self.sys.spawn(argv, stdin=io.BytesIO(), stdout=self.fds.get(1) or null,
-                                 stderr=self.fds.get(2) or null, env=self.environ())
+            pid = fork()
         except BlockingIOError as e:
             self.msg(f"can't fork: {strerror(e)}")
             if self.interactive:
@@ -808,31 +814,13 @@ class Shell:
         clone.fds[0] = io.BytesIO()
         clone.jobs, clone.interactive, clone.exec_last, clone.exec_now = [], False, False, False
         parent_pid = self.sys.pid   # $$ in a subshell is still the parent's
-        try:
-            pid = self.sys.spawn_call(lambda sys: clone._run_forked(node, sys, parent_pid))
-        except BlockingIOError as e:
-            self.msg(f"can't fork: {strerror(e)}")
-            if self.interactive:
-                return 2
-            raise _Exit(2) from None
-        self.jobs.append(pid)
-        self.last_bg = pid
-        return 0
+        return self._background(lambda: self.sys.spawn_call(
+            lambda sys: clone._run_forked(node, sys, parent_pid)))
 
     def _run_forked(self, node, sys, parent_pid: int) -> int:
         self.sys = sys
         self.dollar_pid = parent_pid
-        try:
-            return self.run(node)
-        except _Exit as e:
-            return e.status
-        except (_Return, _Break, _Continue):
-            return self.status
-        except ShellError as e:
-            self.msg(e.msg)
-            return e.status
-        except PipeFull:
-            return 128 + 13
+        return self._run_to_status(node)
 
     def run_andor(self, node: P.AndOr) -> int:
         if not node.rest:
@@ -918,22 +906,24 @@ class Shell:
             if fds:
                 self.fds.update(fds)
             self.traps = {}
-            try:
-                return self.run(node)
-            except _Exit as e:
-                return e.status
-            except _Return as e:
-                return e.status
-            except (_Break, _Continue):
-                return 0
-            except ShellError as e:
-                self.msg(e.msg)
-                return e.status
-            except PipeFull:
-                return 128 + 13
+            return self._run_to_status(node)
         finally:
             self.depth -= 1
             self._restore(saved)
+
+    def _run_to_status(self, node) -> int:
+        """Run ``node`` as a subshell's body: how it ends (exit, return, an error) is a status."""
+        try:
+            return self.run(node)
+        except (_Exit, _Return) as e:
+            return e.status
+        except (_Break, _Continue):
+            return 0
+        except ShellError as e:
+            self.msg(e.msg)
+            return e.status
+        except PipeFull:
+            return 128 + 13
 
     def run_subshell(self, node: P.Subshell) -> int:
         return self.subshell(node.body)
