@@ -3,7 +3,10 @@
 Every write of state goes through ``atomic_write`` or ``AtomicFile``: the data
 lands in a temporary file in the same directory, is fsynced, renamed over the
 target and the directory fsynced, so a crash leaves either the old or the new
-file, never half of one. ``FileLock`` serialises concurrent ``minidocker``
+file, never half of one. A write with ``durable=False`` is still atomic for every
+reader (the rename), but skips both fsyncs: for state that a crash makes
+meaningless anyway and that is re-derived after one, such as whether a container
+runs (after a crash, none does). runc writes its state that way too. ``FileLock`` serialises concurrent ``minidocker``
 processes with ``flock(2)``, which the kernel releases if a process dies.
 """
 
@@ -38,8 +41,10 @@ def _create_temp(directory: Path) -> tuple[int, str]:
 class AtomicFile:
     """A file written in place of ``path`` only when ``commit`` is called."""
 
-    def __init__(self, path: str | os.PathLike, mode: int = 0o644, tmp_dir: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike, mode: int = 0o644, tmp_dir: str | os.PathLike | None = None,
+                 durable: bool = True):
         self.path = Path(path)
+        self.durable = durable
         directory = Path(tmp_dir) if tmp_dir else self.path.parent
         fd, self.tmp = _create_temp(directory)
         os.fchmod(fd, mode)
@@ -49,13 +54,15 @@ class AtomicFile:
         return self.file.write(data)
 
     def commit(self, target: str | os.PathLike | None = None) -> Path:
-        """Flush, fsync and rename into place (``target`` overrides ``path``)."""
+        """Flush, fsync (if durable) and rename into place (``target`` overrides ``path``)."""
         dest = Path(target) if target else self.path
         self.file.flush()
-        os.fsync(self.file.fileno())
+        if self.durable:
+            os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.tmp, dest)
-        fsync_dir(dest.parent)
+        if self.durable:
+            fsync_dir(dest.parent)
         return dest
 
     def abort(self) -> None:
@@ -74,8 +81,8 @@ class AtomicFile:
             self.abort()
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
-    with AtomicFile(path, mode) as f:
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    with AtomicFile(path, mode, durable=durable) as f:
         f.write(data)
         f.commit()
 

@@ -1,9 +1,17 @@
-"""A container's recorded state against what really runs (``Record.observed_status``)."""
+"""Containers on disk: recorded state against what really runs (``Record.observed_status``),
+names, lookups, and what a crash can leave."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+
+import pytest
+
+from minidocker.errors import Conflict, NotFound
 from minidocker.runtime.spec import ContainerSpec
-from minidocker.runtime.state import EXITED, RUNNING, Containers
+from minidocker.runtime.state import EXITED, LOST, RUNNING, Containers
 
 
 class _SupervisorGone:
@@ -37,3 +45,80 @@ def test_an_exit_recorded_just_before_the_supervisor_ended_is_seen_with_its_code
     assert seen.state.Status == RUNNING
     assert seen.observed_status(_SupervisorGone()) == "exited"
     assert seen.state.ExitCode == 4
+
+
+# -- names, lookups and what a crash can leave ------------------------------------------
+
+def _spec(cid: str, name: str = "") -> ContainerSpec:
+    return ContainerSpec(id=cid, name=name, image="busybox", image_id="sha256:" + "0" * 64,
+                         argv=("true",), env=())
+
+
+def test_a_taken_name_is_refused_and_freed_by_the_removal(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    first = containers.create(_spec("a" * 64, "web"), "2026-01-01T00:00:00Z")
+    with pytest.raises(Conflict, match='name "/web" is already in use'):
+        containers.create(_spec("b" * 64, "web"), "2026-01-01T00:00:01Z")
+    assert not (tmp_path / "containers" / ("b" * 64)).exists()   # nothing half-made
+    containers.delete(first)
+    again = containers.create(_spec("b" * 64, "web"), "2026-01-01T00:00:02Z")
+    assert containers.find("web").id == again.id
+
+
+def test_find_takes_the_full_id_then_the_name_then_a_unique_prefix(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    one = containers.create(_spec("ab" + "1" * 62, "one"), "2026-01-01T00:00:00Z")
+    two = containers.create(_spec("ab" + "2" * 62, "ab" + "1" * 62), "2026-01-01T00:00:01Z")
+    assert containers.find(one.id).id == one.id          # the ID wins over a name equal to it
+    assert containers.find("/one").id == one.id
+    assert containers.find("ab2").id == two.id
+    with pytest.raises(Conflict, match="multiple containers match the ID prefix 'ab'"):
+        containers.find("ab")
+    for ref in ("nothing", "..", ".names", "ab/..", ""):
+        with pytest.raises(NotFound):
+            containers.find(ref)
+
+
+def test_a_state_root_from_before_the_names_index_gets_one(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    old = containers.create(_spec("a" * 64, "db"), "2026-01-01T00:00:00Z")
+    shutil.rmtree(tmp_path / "containers" / ".names")
+    fresh = Containers(tmp_path / "containers")
+    assert fresh.find("db").id == old.id                 # found without the index
+    with pytest.raises(Conflict, match='"/db" is already in use'):
+        fresh.create(_spec("b" * 64, "db"), "2026-01-01T00:00:01Z")
+    assert os.readlink(tmp_path / "containers" / ".names" / "db") == old.id
+
+
+def test_a_name_claimed_by_a_create_that_died_half_way_can_be_taken(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    containers.create(_spec("a" * 64), "2026-01-01T00:00:00Z")   # makes the index
+    os.symlink("d" * 64, tmp_path / "containers" / ".names" / "web")   # no such container
+    record = containers.create(_spec("b" * 64, "web"), "2026-01-01T00:00:01Z")
+    assert containers.find("web").id == record.id
+
+
+def test_the_state_is_written_atomically_but_not_fsynced_and_the_config_durably(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                 real_fsync(fd)))
+    record = Containers(tmp_path / "containers").create(_spec("a" * 64), "2026-01-01T00:00:00Z")
+    # config.json: its data (still under its temporary name), then its directory; state.json: none
+    assert len(synced) == 2 and "/.tmp-" in synced[0] and synced[1] == str(record.dir)
+    synced.clear()
+    record.state.Status = RUNNING
+    record.save_state()
+    assert synced == []
+    assert json.loads((record.dir / "state.json").read_bytes())["Status"] == RUNNING
+    assert [p.name for p in record.dir.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_a_state_lost_in_a_crash_reads_as_exited_and_a_missing_one_as_created(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    record = containers.create(_spec("a" * 64, "x"), "2026-01-01T00:00:00Z")
+    (record.dir / "state.json").write_bytes(b"")          # what a crash can leave of it
+    lost = containers.find("x")
+    assert (lost.state.Status, lost.state.ExitCode, lost.state.Error) == (EXITED, 255, LOST)
+    (record.dir / "state.json").unlink()
+    assert containers.find("x").state.Status == "created"

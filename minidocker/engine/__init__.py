@@ -210,9 +210,10 @@ class Engine(ContainerVerbs, NetworkVerbs):
         manifest = Builder(self, context, options, out).build()
         return self.store.image(manifest)
 
-    def unpack(self, name: str) -> str | None:
-        """Unpack an image's layers into shared snapshots; the top ChainID."""
-        image = self.image(name)
+    def unpack(self, name: str | Image) -> str | None:
+        """Unpack an image's layers (by name, or an ``Image`` already resolved) into shared
+        snapshots; the top ChainID."""
+        image = self.image(name) if isinstance(name, str) else name
         chain = oci.chain_ids(image.config.diff_ids)
         if not chain:
             return None

@@ -109,7 +109,7 @@ class ContainerVerbs:
             entrypoint=tuple(entrypoint if entrypoint is not None else cfg.get("Entrypoint") or ()),
             cmd=tuple(cmd or (cfg.get("Cmd") or [] if entrypoint is None else [])),
             network=network, ports=ports)
-        top = self.unpack(image)
+        top = self.unpack(img)
         record = self.containers.create(spec, now(), pick_name=pick_name)
         try:
             if network not in ("none", "host"):

@@ -49,7 +49,9 @@ class OverlaySnapshotter(Snapshotter):
             return {"next_id": 1, "snapshots": {}}
 
     def _save(self, meta: dict) -> None:
-        atomic_write(self._meta_path, json.dumps(meta, indent=1, sort_keys=True).encode(), 0o600)
+        # no indent: only then does json use its C encoder (10x faster on a store with
+        # hundreds of snapshots; `python -m json.tool` shows it indented)
+        atomic_write(self._meta_path, json.dumps(meta, sort_keys=True).encode(), 0o600)
 
     def _get(self, meta: dict, key: str) -> dict:
         try:
