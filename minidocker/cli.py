@@ -56,7 +56,7 @@ def _engine(explain: bool = False):
         if explain:
             raise MinidockerError("--explain shows the local engine's kernel calls; "
                                   "run it without -H (or MINIDOCKER_HOST)")
-        from .engine.client import RemoteEngine
+        from .client import RemoteEngine
         return RemoteEngine(_HOST)
     from .engine import Engine
     from .kernel import choice
@@ -283,7 +283,7 @@ def _container_options(a) -> dict:
 
 
 def _attach():
-    from .runtime.supervisor import Attach
+    from .runtime.attach import Attach
     return Attach(stdin=0, stdout=1, stderr=2)
 
 
@@ -343,7 +343,7 @@ def cmd_run(a) -> int:
         record, _ = engine.run(a.image, a.command or None, detach_=True, **_container_options(a))
         print(record.id)
         return 0
-    from .runtime.supervisor import restore_terminal_settings
+    from .runtime.attach import restore_terminal_settings
     restore = restore_terminal_settings(0) if (a.tty and a.interactive) else (lambda: None)
     try:
         sys.stdout.flush()
@@ -354,7 +354,7 @@ def cmd_run(a) -> int:
 
 
 def cmd_exec(a) -> int:
-    from .runtime.supervisor import restore_terminal_settings
+    from .runtime.attach import restore_terminal_settings
     engine = _engine()
     if a.detach:
         return engine.exec_(a.container, a.command, tty=a.tty, user=a.user, workdir=a.workdir or "",
@@ -368,7 +368,7 @@ def cmd_exec(a) -> int:
 
 
 def cmd_attach(a) -> int:
-    from .runtime.supervisor import restore_terminal_settings
+    from .runtime.attach import restore_terminal_settings
     engine = _engine()
     config = engine.inspect_container(a.container)["Config"]
     raw = config["Tty"] and config["OpenStdin"] and not a.no_stdin

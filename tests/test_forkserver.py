@@ -1,5 +1,5 @@
 """The daemon's fork server (``engine/forkserver.py``): containers started through the API
-come from a worker it forks, not from a fresh ``minidocker start`` interpreter."""
+have a supervisor it forks, not a fresh ``minidocker start`` interpreter."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_the_daemon_falls_back_to_a_start_child_when_the_fork_server_was_killed(
 
 
 @pytest.mark.root
-def test_no_worker_zombie_or_fork_server_is_left_behind(real_daemon):
+def test_no_supervisor_zombie_or_fork_server_is_left_behind(real_daemon):
     api, server, proc = real_daemon
     cids = [api.run(["true"], HostConfig={"NetworkMode": "none"})[2] for _ in range(5)]
     for cid in cids:
@@ -206,11 +206,33 @@ def test_no_worker_zombie_or_fork_server_is_left_behind(real_daemon):
     deadline = time.monotonic() + 10
     while _children(server) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _children(server) == []   # every worker reaped
+    assert _children(server) == []   # every supervisor reaped
     _stop(proc)
     assert not _alive(server)
     assert not [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
                 if "minidocker.engine.forkserver" in _cmdline(pid) and str(api.root) in _cmdline(pid)]
+
+
+@pytest.mark.root
+def test_running_containers_outlive_the_daemon_and_do_not_hold_its_fork_server(real_daemon):
+    api, server, proc = real_daemon
+    status, body, cid = api.run(["sleep", "60"], HostConfig={"NetworkMode": "none"})
+    assert status == 204, body
+    supervisor = _supervisor(api, cid)
+    assert _children(server) == [supervisor]   # the server's child is the supervisor
+    began = time.monotonic()
+    _stop(proc)
+    while _alive(server) and time.monotonic() - began < 20:
+        time.sleep(0.05)
+    assert not _alive(server)
+    assert time.monotonic() - began < 10      # it did not wait for the running container
+    try:
+        assert _alive(supervisor)
+        assert api.root.joinpath("containers", cid).is_dir()
+    finally:
+        subprocess.run([sys.executable, "-m", "minidocker", "rm", "-f", cid], check=True,
+                       env=dict(os.environ, MINIDOCKER_ROOT=str(api.root)), capture_output=True)
+    assert not _alive(supervisor)
 
 
 def test_detached_containers_on_the_simulated_kernel_start_through_the_fork_server(tmp_path):
@@ -280,17 +302,44 @@ def test_priming_cgroup_moves_is_skipped_on_the_simulator_and_after_a_failure(mo
 
     def settled():
         deadline = time.monotonic() + 10
-        while forks._priming.locked() and time.monotonic() < deadline:
+        while forks._keeper is not None and time.monotonic() < deadline:
             time.sleep(0.01)
-        return not forks._priming.locked()
+        return forks._keeper is None
 
     forks.prime()
     assert settled() and forks._primer is forkserver._nothing
     forks.prime()   # nothing to do: no thread at all
-    assert not forks._priming.locked()
+    assert forks._keeper is None
 
     def broken():
         raise OSError("no cgroupfs here")
     forks._primer = broken
     forks.prime()
     assert settled() and forks._primer is forkserver._nothing
+
+
+def test_priming_goes_on_for_a_while_after_the_last_request_then_stops(monkeypatch):
+    from minidocker.engine import forkserver
+    monkeypatch.setattr(forkserver, "KEEP_WARM", 0.3)
+    monkeypatch.setattr(forkserver, "WARM_EVERY", 0.01)
+    forks = forkserver.ForkServer()
+    moves = []
+    forks._primer = lambda: moves.append(time.monotonic())
+    began = time.monotonic()
+    forks.prime()
+    time.sleep(0.15)
+    forks.prime()   # a second request: the same keeper, a later deadline
+    deadline = time.monotonic() + 10
+    while forks._keeper is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert forks._keeper is None
+    assert moves[-1] - began >= 0.4          # kept on to 0.3 s after the second request
+    assert len(moves) >= 10                  # every WARM_EVERY meanwhile, not once
+    count = len(moves)
+    time.sleep(0.1)
+    assert len(moves) == count               # and then stopped
+    forks.prime()
+    deadline = time.monotonic() + 10
+    while len(moves) == count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(moves) > count                # a later request starts it again

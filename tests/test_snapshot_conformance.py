@@ -251,3 +251,22 @@ def test_usage_counts_hard_linked_bytes_once(sn):
     for i in range(5):
         os.link(os.path.join(d, "big"), os.path.join(d, f"link{i}"))
     assert sn.usage("a").size == 4096
+
+
+def test_overlay_fsyncs_layers_but_not_scratch_space(tmp_path, monkeypatch):
+    """A commit or the removal of a layer is durable; making or removing an active
+    snapshot (a container's writable layer) is only atomic."""
+    sn = OverlaySnapshotter(tmp_path / "snapshots")
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    sn.prepare("unpacking")
+    assert synced == []
+    sn.commit("layer", "unpacking")
+    assert len(synced) == 2            # metadata.json's data, then its directory
+    sn.prepare("container", "layer")
+    sn.remove("container")
+    assert len(synced) == 2
+    sn.remove("layer")
+    assert len(synced) == 4
+    assert sn.walk() == []

@@ -575,21 +575,32 @@ class Api:
         await response.prepare(request)  # headers at once, as Docker: clients wait on the body
         code = record.state.ExitCode
         delay = 0.002   # a short run ends within milliseconds of its start: look soon, then less often
-        while True:
-            try:
-                record = self.engine.containers.load(record.id)
-            except NotFound:
-                code = self.final_codes.get(record.id, code)  # removed after its exit
-                break
-            status = record.observed_status(self.engine.kernel)
-            code = record.state.ExitCode
-            if condition == "not-running" and status != "running":
-                break
-            if condition == "next-exit" and status in ("exited", "dead") and \
-                    record.state.FinishedAt != finished_before:
-                break
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        watch = None   # the supervisor's pidfd: it records the exit and ends, which wakes us at once
+        try:
+            while True:
+                try:
+                    record = self.engine.containers.load(record.id)
+                except NotFound:
+                    code = self.final_codes.get(record.id, code)  # removed after its exit
+                    break
+                status = record.observed_status(self.engine.kernel)
+                code = record.state.ExitCode
+                if condition == "not-running" and status != "running":
+                    break
+                if condition == "next-exit" and status in ("exited", "dead") and \
+                        record.state.FinishedAt != finished_before:
+                    break
+                if watch is None and status == "running" and record.state.SupervisorPid:
+                    watch = self.engine.kernel.process_handle(record.state.SupervisorPid)
+                if watch is not None and await _readable(watch, delay):
+                    os.close(watch)
+                    watch = None   # it has ended: from now on only the state file tells
+                elif watch is None:
+                    await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.02)
+        finally:
+            if watch is not None:
+                os.close(watch)
         try:
             await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
             await response.write_eof()
@@ -1111,3 +1122,16 @@ def _serve(engine, forks, socket_path: str) -> None:
         if os.path.exists(socket_path):
             os.unlink(socket_path)
     asyncio.run(main())
+
+
+async def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` became readable within ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(True))
+    try:
+        return await asyncio.wait_for(ready, timeout)
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)

@@ -148,10 +148,11 @@ class ContainerVerbs:
             seen.add((b.host_ip, b.host_port, b.proto))
         return network, ports
 
-    def start(self, ref: str | Record, attach: Attach | None = None, caller_exits: bool = False) -> int:
+    def start(self, ref: str | Record, attach: Attach | None = None, report_to: int | None = None) -> int:
         """Start a created or exited container. Attached: run it here and return
-        its exit code; detached: return 0 once it runs (``caller_exits``: this
-        process ends right after, see ``runtime.supervisor.detach``)."""
+        its exit code; detached: return 0 once it runs (``report_to``: this process
+        becomes the supervisor and says on that descriptor when the container runs,
+        see ``runtime.supervisor.detach``)."""
         record = ref if not isinstance(ref, str) else self.containers.find(ref)
         status = record.observed_status(self.kernel)
         if status == RUNNING:
@@ -180,7 +181,7 @@ class ContainerVerbs:
                     port.close()
                 self._after_exit(record)
 
-        detach(run, in_process=self.kernel.detach_in_process, caller_exits=caller_exits)
+        detach(run, in_process=self.kernel.detach_in_process, report_to=report_to)
         return 0
 
     def _after_exit(self, record: Record) -> None:
@@ -344,21 +345,36 @@ class ContainerVerbs:
 
     def wait(self, ref: str, timeout: float | None = None) -> int | None:
         """Block until the container is not running; its exit code (None on timeout)."""
+        import select
         record = self.containers.find(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
-        while True:
-            try:
-                record = self.containers.load(record.id)
-            except NotFound:
-                return record.state.ExitCode  # removed (--rm) after it exited
-            status = record.observed_status(self.kernel)
-            if status in (EXITED, CREATED, DEAD):
-                return record.state.ExitCode if status != DEAD else -1
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+        watch = None   # the supervisor's end wakes us: it records the exit, then ends
+        try:
+            while True:
+                try:
+                    record = self.containers.load(record.id)
+                except NotFound:
+                    return record.state.ExitCode  # removed (--rm) after it exited
+                status = record.observed_status(self.kernel)
+                if status in (EXITED, CREATED, DEAD):
+                    return record.state.ExitCode if status != DEAD else -1
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                if watch is None and record.state.SupervisorPid:
+                    watch = self.kernel.process_handle(record.state.SupervisorPid)
+                if watch is not None:
+                    poller = select.poll()
+                    poller.register(watch, select.POLLIN)
+                    if poller.poll(delay * 1000):
+                        os.close(watch)
+                        watch = None   # it has ended: only the file can tell more now
+                else:
+                    time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        finally:
+            if watch is not None:
+                os.close(watch)
 
     # -- removing ----------------------------------------------------------------------
     def rm(self, ref: str, force: bool = False) -> str:

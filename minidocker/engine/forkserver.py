@@ -13,31 +13,36 @@ does this module, the same way. The daemon starts the fork server once, a fresh
 interpreter (``main`` here, with the daemon's ``sys.path``) in a session of its own: a
 single-threaded process that imports what a start needs (pyroute2 included)
 and then waits for requests on a ``SOCK_SEQPACKET`` socket pair. For each
-request it forks a worker, which does what ``minidocker start ID`` does
-(``Engine(root).start(ID)``) with one fork less: ``runtime.supervisor.detach``
-normally forks a short-lived session leader that forks the supervisor and exits;
-here the worker is that leader. It forks the supervisor (which outlives worker,
-fork server and daemon: init adopts it), waits until the container runs, and
-answers ``{"code": 0}`` or ``{"code": N, "message": M}`` (the start's exit code
-and message, as the CLI would exit and print them).
+request it forks the container's supervisor, which does what ``minidocker start
+ID`` does (``Engine(root).start(ID)``) with two forks less:
+``runtime.supervisor.detach`` normally forks a short-lived session leader that
+forks the supervisor and exits, so that init adopts it. Here the server's child
+is the supervisor (``detach(report_to=…)``): a session of its own, adopted by
+init when the server ends. It says on a pipe when the container runs; the
+server passes that on as ``{"code": 0}`` or ``{"code": N, "message": M}`` (the
+start's exit code and message, as the CLI would exit and print them), and
+answers for a child that dies before saying anything. Each fork of this
+interpreter costs 1.5-2 ms in copied page tables and copy-on-write faults, so
+a start now makes two: the supervisor and the container's first process.
 
-The first cgroup move after a quiet moment waits for an RCU grace period (10-17
+The first cgroup move after a quiet moment waits for an RCU grace period (8-16
 ms on this VM when it is idle), and the container's first process makes one as
 it joins its cgroups. So as a create or a start request comes in, a thread of
 the daemon moves the daemon into its own cgroup (``ForkServer.prime``,
 ``cgroups.prime_moves``): the wait then runs while the container is created and
-its supervisor set up.
+its supervisor set up. The thread goes on moving it every few milliseconds for
+a few seconds after the last request, which keeps the kernel's moves fast, so a
+burst of starts (a class's loop, a compose file) waits once, not at each start.
 
 Why a fresh interpreter rather than a fork of the daemon made before its first
-thread: a fork would carry the daemon's command line into every worker and
-supervisor (``ps`` would show each container's supervisor as ``minidocker
+thread: a fork would carry the daemon's command line into every supervisor (``ps`` would show each container's supervisor as ``minidocker
 daemon …``, and ``pkill -f "minidocker daemon"`` would stop every container),
 and the daemon's memory (aiohttp, its engine) into each of them.
 
 Each request carries its own reply socket (``SCM_RIGHTS``), so answers to
-concurrent starts cannot mix. The server reaps its workers (a ``pidfd`` per
-worker wakes it) and exits once the daemon's end of the socket closes and its
-last worker has answered. When the server is gone, ``ForkServer.start``
+concurrent starts cannot mix. The server reaps its children (a ``pidfd`` per
+child wakes it) and exits once the daemon's end of the socket closes and the
+starts under way have answered: supervisors outlive it. When the server is gone, ``ForkServer.start``
 answers None and the daemon falls back to the ``minidocker start`` child.
 """
 
@@ -59,7 +64,13 @@ MAX_MESSAGE = 1 << 16
 # ``-m`` the working directory would come first, and another minidocker there would win.
 _BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
          "from minidocker.engine.forkserver import main; sys.exit(main(sys.argv[2:]))")
-WORKERS_AT_EXIT = 30.0   # seconds the server waits for its last workers once the daemon left
+WORKERS_AT_EXIT = 30.0   # seconds the server waits for the starts under way once the daemon left
+# The kernel keeps cgroup moves fast for about one RCU grace period after the last one
+# (10-20 ms on the 2-core VM; a move after 20 ms of quiet waited 8-16 ms, one every 10 ms
+# took 0.04 ms). Each keeping move costs ~0.04 ms, and while moves are kept fast every
+# fork and exit on the machine takes a slightly slower path: so only for a while.
+KEEP_WARM = 5.0
+WARM_EVERY = 0.008
 
 
 class ForkServer:
@@ -73,25 +84,40 @@ class ForkServer:
         self.why = why   # why there is no fork server, when there is none
         self._priming = threading.Lock()
         self._primer = None   # made on first use: see prime()
+        self._keeper: threading.Thread | None = None
+        self._warm_until = 0.0
 
     def prime(self) -> None:
         """A container start may follow: have the kernel's wait for the first cgroup move
         begin now, in a thread of the daemon (see ``cgroups.prime_moves``), so that it
         overlaps the create and the set-up instead of delaying the container's first
-        process. Once at a time; nothing on the simulated kernel."""
-        if self._primer is _nothing or not self._priming.acquire(blocking=False):
-            return   # nothing to prime, or one is under way: the next moves profit from it too
+        process; and keep the moves fast for ``KEEP_WARM`` seconds (a move every
+        ``WARM_EVERY``), since starts come in bursts. Nothing on the simulated kernel."""
+        if self._primer is _nothing:
+            return
+        with self._priming:
+            self._warm_until = time.monotonic() + KEEP_WARM
+            if self._keeper is not None:
+                return   # the keeper runs: it sees the new deadline
+            self._keeper = threading.Thread(target=self._keep_warm, name="minidocker-cgroup-primer",
+                                            daemon=True)
+            self._keeper.start()
 
-        def run():
-            try:
-                if self._primer is None:
-                    self._primer = _cgroup_primer()
+    def _keep_warm(self) -> None:
+        try:
+            if self._primer is None:
+                self._primer = _cgroup_primer()
+            while self._primer is not _nothing:
                 self._primer()
-            except Exception:   # priming only saves time: never let it get in the way
-                self._primer = _nothing
-            finally:
-                self._priming.release()
-        threading.Thread(target=run, name="minidocker-cgroup-primer", daemon=True).start()
+                with self._priming:
+                    if time.monotonic() >= self._warm_until:
+                        self._keeper = None
+                        return
+                time.sleep(WARM_EVERY)
+        except Exception:   # priming only saves time: never let it get in the way
+            self._primer = _nothing
+        with self._priming:
+            self._keeper = None
 
     @classmethod
     def launch(cls, root: str) -> "ForkServer":
@@ -133,11 +159,11 @@ class ForkServer:
             answer = await asyncio.get_running_loop().sock_recv(ours, MAX_MESSAGE)
         finally:
             ours.close()
-        if not answer:   # neither the worker nor the server answered: the server died
+        if not answer:   # neither the supervisor nor the server answered: the server died
             if self._exited():
                 self._lost("it exited")
                 return None
-            return 1, "the fork server's worker ended without an answer"
+            return 1, "the fork server's child ended without an answer"
         reply = json.loads(answer)
         return reply["code"], reply.get("message", "")
 
@@ -172,13 +198,14 @@ def _server_env(root: str) -> dict[str, str]:
 
 
 class _Server:
-    """The fork server itself: one thread, a poll loop over the request socket and
-    a pidfd per worker."""
+    """The fork server itself: one thread, a poll loop over the request socket, the
+    answer pipe of each start under way and a pidfd per child."""
 
     def __init__(self, control: socket.socket, root: str):
         self.control = control
         self.root = root
-        self.workers: dict[int, tuple[int | None, socket.socket]] = {}  # pid -> (pidfd, reply)
+        self.pending: dict[int, tuple[int, socket.socket]] = {}   # answer pipe -> (pid, reply)
+        self.children: dict[int, int | None] = {}   # pid -> pidfd
         self.poll = select.poll()
         self.by_fd: dict[int, int] = {}   # pidfd -> pid
 
@@ -188,20 +215,26 @@ class _Server:
         if threading.active_count() != 1:
             raise RuntimeError("importing the runtime started a thread: the fork server cannot fork")
         from . import Engine
-        self.engine = Engine(self.root)   # its kernel is made in each worker, on first use
-        # What exists now, the workers only read: keep the collector off those pages, so
-        # they stay shared with the server instead of being copied into every worker.
+        from .. import kernel as kernels
+        self.engine = Engine(self.root)
+        if kernels.choice()[0] == "linux":
+            self.engine.kernel   # stateless, so made once here (0.5 ms per start otherwise);
+            # a simulated kernel holds its processes: each child makes its own, on first use
+        # What exists now, the children only read: keep the collector off those pages, so
+        # they stay shared with the server instead of being copied into every child.
         gc.freeze()
         self.poll.register(self.control, select.POLLIN)
         open_ = True
         deadline = None
-        while open_ or self.workers:
+        # Once the daemon has gone, only the starts under way are waited for: a supervisor
+        # that has answered lives on without us (init adopts it).
+        while open_ or self.pending:
             if not open_ and deadline is None:
                 deadline = time.monotonic() + WORKERS_AT_EXIT
             if deadline is not None and time.monotonic() > deadline:
                 break   # leave the stragglers to init: they answer no one now
-            # Without pidfds (old kernels), look for ended workers every 50 ms.
-            wait = None if all(fd is not None for fd, _ in self.workers.values()) else 50
+            # Without pidfds (old kernels), look for ended children every 50 ms.
+            wait = None if all(fd is not None for fd in self.children.values()) else 50
             if deadline is not None:
                 wait = min(wait or 1000, 1000)
             for fd, _ in self.poll.poll(wait):
@@ -210,14 +243,16 @@ class _Server:
                     if not open_:
                         self.poll.unregister(self.control)
                         self.control.close()
+                elif fd in self.pending:
+                    self._answer(fd)
                 elif fd in self.by_fd:
                     self._reap(self.by_fd[fd], 0)
-            for pid, (pidfd, _) in list(self.workers.items()):
+            for pid, pidfd in list(self.children.items()):
                 if pidfd is None:
                     self._reap(pid, os.WNOHANG)
 
     def _request(self) -> bool:
-        """Take one request and fork its worker; False once the daemon's end closed."""
+        """Take one request and fork its supervisor; False once the daemon's end closed."""
         try:
             data, fds, flags, _ = socket.recv_fds(self.control, MAX_MESSAGE, 4)
         except (ConnectionResetError, BrokenPipeError):
@@ -234,64 +269,89 @@ class _Server:
             if not isinstance(cid, str) or flags & socket.MSG_CTRUNC:
                 raise ValueError(cid)
         except (ValueError, KeyError, TypeError):
-            with contextlib.suppress(OSError):
-                reply.send(json.dumps({"code": 1, "message": "malformed fork server request"}).encode())
-            reply.close()
+            _send(reply, {"code": 1, "message": "malformed fork server request"})
             return True
+        answer_r, answer_w = os.pipe2(os.O_CLOEXEC)
         try:
             pid = os.fork()
         except OSError as e:
-            with contextlib.suppress(OSError):
-                reply.send(json.dumps({"code": 1, "message": f"cannot fork: {e.strerror}"}).encode())
-            reply.close()
+            os.close(answer_r)
+            os.close(answer_w)
+            _send(reply, {"code": 1, "message": f"cannot fork: {e.strerror}"})
             return True
         if pid == 0:
-            self._work(reply, cid)   # never returns
+            os.close(answer_r)
+            reply.close()
+            self._supervise(cid, answer_w)   # never returns
+        os.close(answer_w)
+        self.pending[answer_r] = (pid, reply)
+        self.poll.register(answer_r, select.POLLIN)
         try:
             pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
-        self.workers[pid] = (pidfd, reply)
+        self.children[pid] = pidfd
         if pidfd is not None:
             self.by_fd[pidfd] = pid
             self.poll.register(pidfd, select.POLLIN)
         return True
 
-    def _reap(self, pid: int, options: int) -> None:
+    def _answer(self, fd: int) -> None:
+        """A child said how its start went (or closed its pipe unanswered, by dying):
+        pass it on to the daemon."""
+        pid, reply = self.pending.pop(fd)
+        self.poll.unregister(fd)
+        # one read: the child says it in one write (of less than PIPE_BUF), and the pipe
+        # may stay open behind it (a thread of a simulated supervisor holds it)
+        data = os.read(fd, MAX_MESSAGE)
+        os.close(fd)
+        if data == b"ok":
+            answer = {"code": 0}
+        elif data:
+            try:
+                answer = json.loads(data)
+            except ValueError:
+                answer = {"code": 1, "message": "the fork server's child answered nonsense"}
+        else:   # it ended before answering: say how
+            status = self._reap(pid, 0)
+            what = "exit 0" if status is None else (
+                f"killed by signal {-os.waitstatus_to_exitcode(status)}" if os.WIFSIGNALED(status)
+                else f"exit {os.waitstatus_to_exitcode(status)}")
+            answer = {"code": 1, "message": f"the fork server's child failed ({what})"}
+        _send(reply, answer)
+
+    def _reap(self, pid: int, options: int) -> int | None:
+        """Reap an ended child (its wait status), or None if it runs on or was reaped."""
+        if pid not in self.children:
+            return None
         try:
             done, status = os.waitpid(pid, options)
         except ChildProcessError:
             done, status = pid, 1 << 8
         if not done:
-            return
-        pidfd, reply = self.workers.pop(pid)
+            return None
+        pidfd = self.children.pop(pid)
         if pidfd is not None:
             self.poll.unregister(pidfd)
             del self.by_fd[pidfd]
             os.close(pidfd)
-        if status != 0:   # it ended before answering: answer for it
-            what = (f"killed by signal {-os.waitstatus_to_exitcode(status)}"
-                    if os.WIFSIGNALED(status) else f"exit {os.waitstatus_to_exitcode(status)}")
-            with contextlib.suppress(OSError):
-                reply.send(json.dumps({"code": 1, "message": f"the fork server's worker failed ({what})"})
-                           .encode())
-        reply.close()
+        return status
 
-    def _work(self, reply: socket.socket, cid: str) -> None:
-        """The worker: start ``cid``, answer on ``reply``, exit (0 only once it answered)."""
+    def _supervise(self, cid: str, answer: int) -> None:
+        """The child: become ``cid``'s supervisor, say on ``answer`` when the container
+        runs (or why not), supervise it to its end, exit."""
         code = 1
         try:
-            # Nothing of the server's may outlive it in the worker or the supervisor.
+            # Nothing of the server's may outlive it in the supervisor or the container.
             self.control.close()
-            for pidfd, other in self.workers.values():
+            for fd, (_, other) in self.pending.items():
+                os.close(fd)
+                other.close()
+            for pidfd in self.children.values():
                 if pidfd is not None:
                     os.close(pidfd)
-                other.close()
-            # The supervisor forked below must not keep the reply socket open: the daemon
-            # reads its end to EOF when a worker dies without an answer.
-            os.register_at_fork(after_in_child=lambda: reply.fileno() != -1 and os.close(reply.detach()))
-            answer = start_container(self.engine, cid)
-            reply.send(json.dumps(answer).encode())
+            failure = start_container(self.engine, cid, answer)   # returns only if it failed early
+            os.write(answer, json.dumps(failure).encode())
             code = 0
         except BaseException:
             import traceback
@@ -300,17 +360,26 @@ class _Server:
             os._exit(code)
 
 
-def start_container(engine, cid: str) -> dict:
-    """What ``minidocker start ID`` does, in a process that ends once it has the
-    answer: ``{"code": 0}`` or the start's exit code and message (``{"code": N,
-    "message": M}``). ``engine`` has no kernel yet: it gets one of its own here,
-    as a fresh ``minidocker start`` would, from the same ``MINIDOCKER_KERNEL``."""
+def _send(reply: socket.socket, answer: dict) -> None:
+    with contextlib.suppress(OSError):
+        reply.send(json.dumps(answer).encode())
+    reply.close()
+
+
+def start_container(engine, cid: str, answer: int) -> dict:
+    """What ``minidocker start ID`` does, with this process as the container's
+    supervisor: it says "ok" (or the failure) on ``answer`` once the container runs,
+    and ends with it. Returns only when the start failed before there was a
+    supervisor: the start's exit code and message (``{"code": N, "message": M}``,
+    as the CLI would exit and print them). ``engine`` has no kernel yet: it gets one
+    of its own here, as a fresh ``minidocker start`` would, from the same
+    ``MINIDOCKER_KERNEL`` (the server made a real one already)."""
     from ..errors import MinidockerError
     try:
         if engine.kernel.simulated:
-            engine.kernel.detach_in_process = False   # the container must outlive this worker
+            engine.kernel.detach_in_process = False   # the container must outlive the server
         # by its full ID (what the daemon sends): no listing of every container
-        engine.start(engine.containers.load(cid), caller_exits=True)
+        engine.start(engine.containers.load(cid), report_to=answer)
     except MinidockerError as e:   # StartFailed among them, with Docker's exit code
         return {"code": e.exit_code, "message": str(e).replace("\n", " ")}
     except OSError as e:   # what the CLI reports as a host error
@@ -318,7 +387,7 @@ def start_container(engine, cid: str) -> dict:
         return {"code": 125, "message": f"{e.strerror or e}{where}"}
     except Exception as e:
         return {"code": 1, "message": f"{type(e).__name__}: {e}"}
-    return {"code": 0}
+    return {"code": 0}   # it was running already: two starts at once, and the other one won
 
 
 def _nothing() -> None:
@@ -349,7 +418,7 @@ _PRELOAD_LINUX = ("minidocker.kernel.linux", "minidocker.kernel.netlink",
 
 
 def _preload() -> None:
-    """Import what a start needs once, in the server, so no worker pays for it."""
+    """Import what a start needs once, in the server, so no child pays for it."""
     import importlib
     from .. import kernel as kernels
     name, _ = kernels.choice()
@@ -361,7 +430,7 @@ def _preload() -> None:
     if name == "sim" or "pyroute2" not in sys.modules:
         return
     # pyroute2 builds its message classes on first use: one read-only dump does that
-    # here, in the daemon's network namespace, and every worker inherits them.
+    # here, in the daemon's network namespace, and every child inherits them.
     from pyroute2 import IPRoute
     with contextlib.suppress(Exception), IPRoute() as ipr:
         ipr.get_links()

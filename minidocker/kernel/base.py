@@ -201,6 +201,12 @@ class Kernel(abc.ABC):
     def process_alive(self, pid: int) -> bool:
         """Whether process ``pid`` still exists (kill(pid, 0))."""
 
+    def process_handle(self, pid: int) -> int | None:
+        """A descriptor that becomes readable when process ``pid`` ends (pidfd_open(2)),
+        so a waiter wakes at once instead of at its next look; None where there is none
+        (the waiter then only looks now and then). The caller closes it."""
+        return None
+
     # -- processes and namespaces (used by the runtime) -------------------------
     @abc.abstractmethod
     def unshare(self, flags: int) -> None:

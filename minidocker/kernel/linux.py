@@ -103,6 +103,12 @@ class LinuxKernel(Kernel):
                 return []
             raise
 
+    def process_handle(self, pid):
+        try:
+            return os.pidfd_open(pid)
+        except (AttributeError, OSError):   # before Linux 5.3, or it has ended
+            return None
+
     def process_alive(self, pid):
         try:
             os.kill(pid, 0)

@@ -2,10 +2,15 @@
 
 Layout, per container, under ``<state root>/containers/<id>/``::
 
-    config.json        the ContainerSpec and creation time (written once, durably)
+    config.json        the ContainerSpec and creation time (written once)
     state.json         Status, Pid, ExitCode, OOMKilled, StartedAt, FinishedAt, Error,
                        and the PID of the supervisor that owns the running container
-                       (atomic but not fsynced: see ``Record.save_state``)
+
+Both are written atomically but not fsynced: a container is runtime state, as
+runc's (which fsyncs nothing), not a store's. A crash of the machine can then
+lose a container made in the seconds before it (its leftovers read as no
+container), and no container runs after one whatever its state says (see
+``Record.save_state``). Images, layers and the build cache stay durable.
     <id>-json.log      output, one JSON object per line like Docker's json-file driver
     hostname, hosts, resolv.conf   bind-mounted into the container's /etc
     rootfs/            the mount point of the container's filesystem (in its own namespace)
@@ -73,7 +78,7 @@ class Record:
         return f"container-{self.id}"
 
     def save_state(self) -> None:
-        # Atomic for every reader, but not fsynced (4 fsyncs less per container life, 1-4 ms
+        # Atomic for every reader, but not fsynced (6 fsyncs less per container life, 1-4 ms
         # each on a busy disk): after a crash no container runs, whatever the file says, and
         # a "running" whose supervisor is gone already reads as dead. A state lost in the
         # crash reads as exited (``_load_state``).
@@ -153,7 +158,8 @@ class Containers:
                 d.mkdir(mode=0o700)
                 record = Record(d, spec, created)
                 atomic_write(d / "config.json", json.dumps(
-                    {"spec": dataclasses.asdict(spec), "created": created}).encode(), 0o600)
+                    {"spec": dataclasses.asdict(spec), "created": created}).encode(), 0o600,
+                    durable=False)
                 record.save_state()
             except BaseException:
                 self.delete(Record(d, spec, created))

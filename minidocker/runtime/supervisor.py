@@ -21,11 +21,11 @@ import select
 import signal
 import threading
 import socket
-from dataclasses import dataclass
 
 from ..errors import MinidockerError
 from ..kernel.base import CLONE_NEWPID, Kernel, Mount
 from . import cgroups
+from .attach import Attach, restore_terminal_settings  # noqa: F401  (callers import them from here)
 from .init import InitPlan, become_container
 from .state import EXITED, RUNNING, Record, now
 
@@ -36,15 +36,6 @@ class StartFailed(MinidockerError):
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.exit_code = code
-
-
-@dataclass
-class Attach:
-    """The terminal (or pipes) of a foreground ``run``."""
-
-    stdin: int | None      # our stdin, when -i
-    stdout: int
-    stderr: int
 
 
 def _write_etc(record: Record) -> dict[str, str]:
@@ -639,18 +630,23 @@ class StartSignal:
             self.fd = None
 
 
-def detach(run, in_process: bool = False, caller_exits: bool = False) -> int:
+def detach(run, in_process: bool = False, report_to: int | None = None) -> int:
     """Run ``run(started)`` in a detached supervisor; wait only until it has started.
 
     ``run`` calls ``started.ok()`` once the container runs. The supervisor is a
     forked process in a session of its own (a short-lived leader forks it and
     exits, so init adopts it), or with ``in_process`` a thread of this one (the
-    simulator in a notebook, whose containers must stay in its view). With
-    ``caller_exits`` this process is that short-lived leader (the daemon's fork
-    server worker, which ends once it has answered): one fork fewer.
+    simulator in a notebook, whose containers must stay in its view).
     Returns 0 once the container runs; raises StartFailed with the supervisor's message.
+
+    With ``report_to``, this process becomes the supervisor itself (the daemon's
+    fork server forks one per start; see ``engine.forkserver``): it says "ok" or
+    the failure on that descriptor and never returns.
     """
-    r, w = os.pipe2(os.O_CLOEXEC)
+    if report_to is not None:
+        r, w = None, report_to
+    else:
+        r, w = os.pipe2(os.O_CLOEXEC)
     started = StartSignal(w)
 
     def supervisor() -> None:
@@ -666,16 +662,17 @@ def detach(run, in_process: bool = False, caller_exits: bool = False) -> int:
     if in_process:
         threading.Thread(target=supervisor, daemon=True, name="minidocker-supervisor").start()
         return _started(r)
-    if caller_exits:
-        os.setsid()
-    pid = os.fork()
+    if report_to is not None:
+        pid = 0
+    else:
+        pid = os.fork()
     if pid == 0:
-        os.close(r)
+        if r is not None:
+            os.close(r)
         try:
-            if not caller_exits:
-                os.setsid()
-                if os.fork() != 0:
-                    os._exit(0)
+            os.setsid()
+            if report_to is None and os.fork() != 0:
+                os._exit(0)
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
@@ -684,8 +681,7 @@ def detach(run, in_process: bool = False, caller_exits: bool = False) -> int:
             os._exit(0)
     started.fd = None
     os.close(w)
-    if not caller_exits:
-        os.waitpid(pid, 0)
+    os.waitpid(pid, 0)
     return _started(r)
 
 
@@ -699,15 +695,3 @@ def _started(r: int) -> int:
         raise StartFailed(125, "the container's supervisor exited before the container started")
     info = json.loads(data)
     raise StartFailed(info["code"], info["message"])
-
-
-def restore_terminal_settings(fd: int):
-    """Put a terminal in raw mode for ``-it``; returns a function that restores it."""
-    import termios
-    import tty as ttymod
-    if not os.isatty(fd):
-        return lambda: None
-    saved = termios.tcgetattr(fd)
-    ttymod.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed ahead
-    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-

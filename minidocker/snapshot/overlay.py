@@ -9,7 +9,11 @@ Layout under ``<state root>/snapshots``::
 Short numeric ids keep the ``lowerdir=`` option small: the kernel takes one
 page of mount options, which bounds how many layers one mount can stack.
 Metadata changes are atomic; a directory without metadata (a crash between
-the two steps) is removed by ``cleanup``.
+the two steps) is removed by ``cleanup``. Changes that commit or remove a
+layer or view are durable (fsynced); making or removing an active snapshot (a
+container's writable layer, or a layer being unpacked) is not: a crash can then
+lose only the record of recent scratch space, never a layer, and it spares a
+container's life 4 fsyncs (1-4 ms each on a busy disk).
 """
 
 from __future__ import annotations
@@ -48,10 +52,10 @@ class OverlaySnapshotter(Snapshotter):
         except FileNotFoundError:
             return {"next_id": 1, "snapshots": {}}
 
-    def _save(self, meta: dict) -> None:
+    def _save(self, meta: dict, durable: bool = True) -> None:
         # no indent: only then does json use its C encoder (10x faster on a store with
         # hundreds of snapshots; `python -m json.tool` shows it indented)
-        atomic_write(self._meta_path, json.dumps(meta, sort_keys=True).encode(), 0o600)
+        atomic_write(self._meta_path, json.dumps(meta, sort_keys=True).encode(), 0o600, durable=durable)
 
     def _get(self, meta: dict, key: str) -> dict:
         try:
@@ -94,7 +98,7 @@ class OverlaySnapshotter(Snapshotter):
                    "labels": dict(labels or {})}
             meta["snapshots"][key] = rec
             try:
-                self._save(meta)
+                self._save(meta, durable=kind != ACTIVE)
             except BaseException:
                 _rmtree(base, ignore_errors=True)
                 raise
@@ -163,7 +167,7 @@ class OverlaySnapshotter(Snapshotter):
                 raise Conflict(f"snapshot {key!r} has {len(children)} children "
                                f"(e.g. {children[0]!r}); remove them first")
             del meta["snapshots"][key]
-            self._save(meta)
+            self._save(meta, durable=rec["kind"] != ACTIVE)
         _rmtree(self.root / str(rec["id"]), ignore_errors=True)
 
     def usage(self, key):
