@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal as signals
 import time
 TYPE_CHECKING = False  # typing costs ~3 ms to import; only type checkers need it
@@ -23,6 +24,7 @@ from ..runtime.status import CREATED, DEAD, EXITED, RUNNING
 # so `ps`, `images` or a cached `build` do not pay for it.
 if TYPE_CHECKING:
     from typing import Iterator
+    from ..kernel.base import Kernel
     from ..runtime.state import Containers, Record
     from ..runtime.supervisor import Attach
 
@@ -345,12 +347,10 @@ class ContainerVerbs:
 
     def wait(self, ref: str, timeout: float | None = None) -> int | None:
         """Block until the container is not running; its exit code (None on timeout)."""
-        import select
         record = self.containers.find(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
-        watch = None   # the supervisor's end wakes us: it records the exit, then ends
-        try:
+        with _ExitWatch(self.kernel) as watch:
             while True:
                 try:
                     record = self.containers.load(record.id)
@@ -361,20 +361,8 @@ class ContainerVerbs:
                     return record.state.ExitCode if status != DEAD else -1
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
-                if watch is None and record.state.SupervisorPid:
-                    watch = self.kernel.process_handle(record.state.SupervisorPid)
-                if watch is not None:
-                    poller = select.poll()
-                    poller.register(watch, select.POLLIN)
-                    if poller.poll(delay * 1000):
-                        os.close(watch)
-                        watch = None   # it has ended: only the file can tell more now
-                else:
-                    time.sleep(delay)
+                watch.sleep(record.state.SupervisorPid, delay)
                 delay = min(delay * 2, 0.1)
-        finally:
-            if watch is not None:
-                os.close(watch)
 
     # -- removing ----------------------------------------------------------------------
     def rm(self, ref: str, force: bool = False) -> str:
@@ -526,20 +514,21 @@ class ContainerVerbs:
 
     def _follow(self, record: Record, f) -> Iterator[tuple[str, str]]:
         """What the log ``f`` gets from where it is read up to, until the container ends."""
-        while True:
-            line = f.readline()
-            if line:
-                yield _decode(line)
-                continue
-            try:
-                current = self.containers.load(record.id)
-            except NotFound:
-                return
-            if current.observed_status(self.kernel) != RUNNING:
-                for line in f.readlines():
+        with _ExitWatch(self.kernel) as watch:
+            while True:
+                line = f.readline()
+                if line:
                     yield _decode(line)
-                return
-            time.sleep(0.05)
+                    continue
+                try:
+                    current = self.containers.load(record.id)
+                except NotFound:
+                    return
+                if current.observed_status(self.kernel) != RUNNING:
+                    for line in f.readlines():
+                        yield _decode(line)
+                    return
+                watch.sleep(current.state.SupervisorPid, 0.05)
 
     def ask_supervisor(self, record: Record, op: str):
         """What only the container's supervisor can see (``top``, ``namespaces``), asked
@@ -610,3 +599,39 @@ def _signal_number(sig: str | int) -> int:
         return int(getattr(signals, name))
     except AttributeError:
         raise RunError(f"invalid signal: {sig}") from None
+
+
+class _ExitWatch:
+    """Sleeps that end early when a container's supervisor ends: it records the exit,
+    then ends, so a waiter that looks again then sees the exit at once instead of at
+    its next look (the supervisor's pidfd, where the kernel has them)."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.pid = 0
+        self.fd: int | None = None
+
+    def sleep(self, pid: int, seconds: float) -> None:
+        if pid != self.pid:
+            self.close()
+            self.pid = pid
+            self.fd = self.kernel.process_handle(pid) if pid else None
+        if self.fd is None:
+            time.sleep(seconds)
+            return
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        if poller.poll(seconds * 1000):
+            os.close(self.fd)   # it has ended: later sleeps are plain ones
+            self.fd = None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "_ExitWatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
