@@ -61,6 +61,9 @@ def sh(e: Engine, script: str, image: str = "busybox", **options) -> Result:
     return run(e, image, "sh", "-c", script, **options)
 
 
+STILL_RUNNING = 0.1   # s a background container must have run before `start` calls it started
+
+
 def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10, **options):
     """Start ``cmd`` in a background container called ``name``; its record once it runs.
 
@@ -76,13 +79,18 @@ def start(e: Engine, image: str, *cmd: str, name: str, timeout: float = 10, **op
     # a lesson's background container ends with the notebook, even one stopped halfway
     atexit.register(_remove_quietly, e, record.id)
     deadline = time.monotonic() + timeout
+    seen_running = None
     while time.monotonic() < deadline:   # running, with its processes in its cgroup
         record = e.containers.find(record.id)
         status = record.observed_status(e.kernel)
         if status == EXITED:
             raise RuntimeError(f"container {name} exited as soon as it started")
         if status == RUNNING and cgroups.manager(e.kernel, record.id).pids():
-            return record
+            # still running a moment later: a command that ends at once (`true`, a typo
+            # that makes `sh -c` fail) may just not have ended at the first look
+            if seen_running is not None and time.monotonic() - seen_running >= STILL_RUNNING:
+                return record
+            seen_running = seen_running or time.monotonic()
         time.sleep(0.02)
     raise TimeoutError(f"container {name} did not start within {timeout}s")
 

@@ -122,3 +122,7 @@ def test_a_state_lost_in_a_crash_reads_as_exited_and_a_missing_one_as_created(tm
     assert (lost.state.Status, lost.state.ExitCode, lost.state.Error) == (EXITED, 255, LOST)
     (record.dir / "state.json").unlink()
     assert containers.find("x").state.Status == "created"
+    (record.dir / "config.json").write_bytes(b"")         # the record itself lost
+    with pytest.raises(NotFound, match="lost in a crash"):
+        containers.find("x")
+    assert containers.all() == []

@@ -389,7 +389,8 @@ class ContainerVerbs:
             self.snapshots.remove(record.snapshot_key)
         except NotFound:
             pass
-        self.networks.forget(record.id)
+        if record.spec.network not in ("none", "host"):   # only those can be on a network
+            self.networks.forget(record.id)
         self.containers.delete(record)
 
     def reconcile(self) -> list[str]:

@@ -104,6 +104,11 @@ class Record:
         return fresh.Status
 
 
+class RecordLost(NotFound):
+    """A container's config.json that does not parse: the machine stopped right after
+    the container was made (the record is not fsynced, see the module's docstring)."""
+
+
 LOST = "its recorded state was lost (the machine stopped before it reached the disk)"
 
 
@@ -201,6 +206,8 @@ class Containers:
             cfg = json.loads((d / "config.json").read_bytes())
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"No such container: {cid}") from None
+        except ValueError:   # empty or cut short: a crash right after its creation
+            raise RecordLost(f"No such container: {cid} (its record was lost in a crash)") from None
         return Record(d, _spec_from_json(cfg["spec"]), cfg["created"], _load_state(d / "state.json"))
 
     def all(self) -> list[Record]:
@@ -226,6 +233,8 @@ class Containers:
         if name and "/" not in name and not name.startswith("."):
             try:
                 return self.load(os.readlink(self.names / name))
+            except RecordLost:
+                raise
             except (FileNotFoundError, NotFound):
                 pass
             if not self.names.is_dir():   # an old state root: no index yet
