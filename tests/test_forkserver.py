@@ -111,6 +111,17 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _session(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[3])
+
+
+def _supervisors(server: int) -> list[int]:
+    """The server's children in a session of their own: supervisors (its sub-server for
+    bridge networks stays in its session)."""
+    return [pid for pid in _children(server) if _session(pid) == pid]
+
+
 def _alive(pid: int) -> bool:
     """Running (a zombie has ended: it only waits for its parent, or init, to reap it)."""
     try:
@@ -204,13 +215,40 @@ def test_no_supervisor_zombie_or_fork_server_is_left_behind(real_daemon):
     for cid in cids:
         assert api.wait(cid) == 0
     deadline = time.monotonic() + 10
-    while _children(server) and time.monotonic() < deadline:
+    while _supervisors(server) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _children(server) == []   # every supervisor reaped
+    assert _supervisors(server) == []   # every supervisor reaped
+    assert len(_children(server)) == 1  # what is left: the sub-server for bridge networks
     _stop(proc)
     assert not _alive(server)
-    assert not [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-                if "minidocker.engine.forkserver" in _cmdline(pid) and str(api.root) in _cmdline(pid)]
+
+    def servers():
+        return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                if "minidocker.engine.forkserver" in _cmdline(pid) and str(api.root) in _cmdline(pid)
+                and _alive(pid)]
+    while servers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert servers() == []
+
+
+@pytest.mark.root
+def test_bridge_starts_come_from_the_sub_server_that_has_pyroute2_and_others_from_the_lean_one(real_daemon):
+    api, server, _ = real_daemon
+    deadline = time.monotonic() + 20   # the server forks it once it has imported the runtime
+    while not _children(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [sub] = [pid for pid in _children(server) if pid not in _supervisors(server)]
+    status, body, none_cid = api.run(["sleep", "60"], HostConfig={"NetworkMode": "none"})
+    assert status == 204, body
+    status, body, bridge_cid = api.run(["sleep", "60"])
+    assert status == 204, body
+    try:
+        assert _supervisor(api, none_cid) in _supervisors(server)
+        assert _supervisor(api, bridge_cid) in _supervisors(sub)
+        assert api.inspect(bridge_cid)["NetworkSettings"]["IPAddress"].startswith("10.66.")
+    finally:
+        for cid in (none_cid, bridge_cid):
+            api("DELETE", f"/containers/{cid}?force=1")
 
 
 @pytest.mark.root
@@ -219,7 +257,7 @@ def test_running_containers_outlive_the_daemon_and_do_not_hold_its_fork_server(r
     status, body, cid = api.run(["sleep", "60"], HostConfig={"NetworkMode": "none"})
     assert status == 204, body
     supervisor = _supervisor(api, cid)
-    assert _children(server) == [supervisor]   # the server's child is the supervisor
+    assert _supervisors(server) == [supervisor]   # the server's child is the supervisor
     began = time.monotonic()
     _stop(proc)
     while _alive(server) and time.monotonic() - began < 20:

@@ -368,7 +368,8 @@ class Api:
         record = await self.call(self.engine.containers.find, ref)
         if record.observed_status(self.engine.kernel) == "running":
             return web.Response(status=304)
-        started = await self.forks.start(record.id) if self.forks is not None else None
+        started = await self.forks.start(record.id, record.spec.network not in ("none", "host")) \
+            if self.forks is not None else None
         code, message = started or await self._start_in_child(record.id)
         if code != 0:
             return _error(500 if code == 1 else 400, message or "start failed")

@@ -11,8 +11,10 @@ bridge network) before the start itself, ~15 ms, begins.
 multiprocessing's "forkserver" start method solves the same problem, and so
 does this module, the same way. The daemon starts the fork server once, a fresh
 interpreter (``main`` here, with the daemon's ``sys.path``) in a session of its own: a
-single-threaded process that imports what a start needs (pyroute2 included)
-and then waits for requests on a ``SOCK_SEQPACKET`` socket pair. For each
+single-threaded process that imports what a start needs and then waits for
+requests on a ``SOCK_SEQPACKET`` socket pair. Starts on a bridge network also
+need pyroute2, 12 MB that would make every fork of the server ~0.5 ms dearer:
+the server forks a sub-server that imports it, and hands those requests on to it. For each
 request it forks the container's supervisor, which does what ``minidocker start
 ID`` does (``Engine(root).start(ID)``) with two forks less:
 ``runtime.supervisor.detach`` normally forks a short-lived session leader that
@@ -136,16 +138,17 @@ class ForkServer:
         ours.setblocking(False)
         return cls(proc, ours)
 
-    async def start(self, cid: str) -> tuple[int, str] | None:
+    async def start(self, cid: str, network: bool = False) -> tuple[int, str] | None:
         """Start container ``cid`` through the server: (exit code, message), or None
-        when there is no server (any more): the caller starts it another way."""
+        when there is no server (any more): the caller starts it another way.
+        ``network``: it joins a bridge network (its supervisor needs pyroute2)."""
         if self.control is None:
             return None
         self.prime()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             with theirs:
-                request = json.dumps({"start": cid}).encode()
+                request = json.dumps({"start": cid, "network": network}).encode()
                 while True:
                     try:
                         socket.send_fds(self.control, [request], [theirs.fileno()])
@@ -201,9 +204,11 @@ class _Server:
     """The fork server itself: one thread, a poll loop over the request socket, the
     answer pipe of each start under way and a pidfd per child."""
 
-    def __init__(self, control: socket.socket, root: str):
+    def __init__(self, control: socket.socket, root: str, network: bool = False):
         self.control = control
         self.root = root
+        self.network = network   # this is the sub-server for starts on bridge networks
+        self.net_server: tuple[int, socket.socket] | None = None   # (pid, our end), in the main one
         self.pending: dict[int, tuple[int, socket.socket]] = {}   # answer pipe -> (pid, reply)
         self.children: dict[int, int | None] = {}   # pid -> pidfd
         self.poll = select.poll()
@@ -211,15 +216,19 @@ class _Server:
 
     def run(self) -> None:
         import gc
-        _preload()
-        if threading.active_count() != 1:
-            raise RuntimeError("importing the runtime started a thread: the fork server cannot fork")
         from . import Engine
         from .. import kernel as kernels
-        self.engine = Engine(self.root)
-        if kernels.choice()[0] == "linux":
-            self.engine.kernel   # stateless, so made once here (0.5 ms per start otherwise);
-            # a simulated kernel holds its processes: each child makes its own, on first use
+        if not self.network:
+            _preload()
+            _check_single_thread()
+            self.engine = Engine(self.root)
+            if kernels.choice()[0] == "linux":
+                self.engine.kernel   # stateless, so made once here (0.5 ms per start otherwise);
+                # a simulated kernel holds its processes: each child makes its own, on first use
+                self._fork_net_server()
+        else:
+            _preload_network()
+            _check_single_thread()
         # What exists now, the children only read: keep the collector off those pages, so
         # they stay shared with the server instead of being copied into every child.
         gc.freeze()
@@ -243,6 +252,9 @@ class _Server:
                     if not open_:
                         self.poll.unregister(self.control)
                         self.control.close()
+                        if self.net_server is not None:   # it finishes its starts and ends
+                            self.net_server[1].close()
+                            self.net_server = None
                 elif fd in self.pending:
                     self._answer(fd)
                 elif fd in self.by_fd:
@@ -265,12 +277,23 @@ class _Server:
             return True   # nowhere to answer: a malformed request
         reply = socket.socket(fileno=fds[0])
         try:
-            cid = json.loads(data)["start"]
+            request = json.loads(data)
+            cid = request["start"]
             if not isinstance(cid, str) or flags & socket.MSG_CTRUNC:
                 raise ValueError(cid)
         except (ValueError, KeyError, TypeError):
             _send(reply, {"code": 1, "message": "malformed fork server request"})
             return True
+        if request.get("network") and self.net_server is not None:
+            try:
+                socket.send_fds(self.net_server[1], [data], [reply.fileno()])
+                reply.close()
+                return True
+            except OSError:   # it died: this server starts it (its supervisor imports pyroute2)
+                self.net_server[1].close()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.net_server[0], os.WNOHANG)
+                self.net_server = None
         answer_r, answer_w = os.pipe2(os.O_CLOEXEC)
         try:
             pid = os.fork()
@@ -295,6 +318,37 @@ class _Server:
             self.by_fd[pidfd] = pid
             self.poll.register(pidfd, select.POLLIN)
         return True
+
+    def _fork_net_server(self) -> None:
+        """Fork the sub-server that starts containers on bridge networks: it imports
+        pyroute2 (12 MB, ~0.2 s), which would make every fork of this server ~0.5 ms
+        dearer (page tables and copy-on-write faults, twice per start, and the exec);
+        ``--network none`` and ``host`` starts are forked from this leaner server."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return   # this server starts those too
+        if pid == 0:
+            code = 1
+            try:
+                ours.close()
+                self.control.close()
+                _Server(theirs, self.root, network=True).run_as_sub(self.engine)
+                code = 0
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.net_server = (pid, ours)
+
+    def run_as_sub(self, engine) -> None:
+        self.engine = engine
+        self.run()
 
     def _answer(self, fd: int) -> None:
         """A child said how its start went (or closed its pipe unanswered, by dying):
@@ -350,6 +404,8 @@ class _Server:
             for pidfd in self.children.values():
                 if pidfd is not None:
                     os.close(pidfd)
+            if self.net_server is not None:
+                self.net_server[1].close()
             failure = start_container(self.engine, cid, answer)   # returns only if it failed early
             os.write(answer, json.dumps(failure).encode())
             code = 0
@@ -413,21 +469,35 @@ _PRELOAD = ("minidocker.engine.containers", "minidocker.runtime.supervisor", "mi
             "minidocker.runtime.cgroups", "minidocker.runtime.rootfs", "minidocker.runtime.user",
             "minidocker.runtime.netsetup", "minidocker.runtime.networks", "minidocker.runtime.portproxy")
 _PRELOAD_SIM = ("minidocker.kernel.sim.kernel",)
-_PRELOAD_LINUX = ("minidocker.kernel.linux", "minidocker.kernel.netlink",
-                  "pyroute2", "pyroute2.netlink.exceptions")
+_PRELOAD_LINUX = ("minidocker.kernel.linux",)
+_PRELOAD_NETWORK = ("minidocker.kernel.netlink", "pyroute2", "pyroute2.netlink.exceptions")
 
 
-def _preload() -> None:
-    """Import what a start needs once, in the server, so no child pays for it."""
+def _import(modules) -> None:
     import importlib
-    from .. import kernel as kernels
-    name, _ = kernels.choice()
-    for module in _PRELOAD + (_PRELOAD_SIM if name == "sim" else _PRELOAD_LINUX):
+    for module in modules:
         try:
             importlib.import_module(module)
         except ImportError:
             pass   # a start that needs it says so itself
-    if name == "sim" or "pyroute2" not in sys.modules:
+
+
+def _check_single_thread() -> None:
+    if threading.active_count() != 1:
+        raise RuntimeError("importing the runtime started a thread: the fork server cannot fork")
+
+
+def _preload() -> None:
+    """Import what a start needs once, in the server, so no child pays for it."""
+    from .. import kernel as kernels
+    name, _ = kernels.choice()
+    _import(_PRELOAD + (_PRELOAD_SIM if name == "sim" else _PRELOAD_LINUX))
+
+
+def _preload_network() -> None:
+    """What a start on a bridge network needs besides: the netlink side (the sub-server)."""
+    _import(_PRELOAD_NETWORK)
+    if "pyroute2" not in sys.modules:
         return
     # pyroute2 builds its message classes on first use: one read-only dump does that
     # here, in the daemon's network namespace, and every child inherits them.
