@@ -337,7 +337,26 @@ def cmd_create(a) -> int:
     return 0
 
 
+def _keep_cgroup_moves_fast(explain: bool = False) -> None:
+    """A container's process joins its cgroups soon: have the kernel's moves kept fast
+    from now on, while the engine is imported and the container made (see
+    ``cgroups.keep_moves_fast``). Not for a daemon's client (the daemon does its own),
+    a trace (its helper would show in it) or the simulated kernel."""
+    if _HOST or explain or os.geteuid() != 0:
+        return
+    from .kernel import choice
+    if choice()[0] != "linux":
+        return
+    from .kernel.linux import LinuxKernel
+    from .runtime import cgroups
+    try:
+        cgroups.keep_moves_fast(LinuxKernel())
+    except (OSError, MinidockerError):
+        pass   # it only saves time
+
+
 def cmd_run(a) -> int:
+    _keep_cgroup_moves_fast(a.explain)
     engine = _engine(a.explain)
     if a.detach:
         record, _ = engine.run(a.image, a.command or None, detach_=True, **_container_options(a))
@@ -355,6 +374,7 @@ def cmd_run(a) -> int:
 
 def cmd_exec(a) -> int:
     from .runtime.attach import restore_terminal_settings
+    _keep_cgroup_moves_fast()
     engine = _engine()
     if a.detach:
         return engine.exec_(a.container, a.command, tty=a.tty, user=a.user, workdir=a.workdir or "",
@@ -381,6 +401,7 @@ def cmd_attach(a) -> int:
 
 
 def cmd_start(a) -> int:
+    _keep_cgroup_moves_fast()
     engine = _engine()
     if a.attach:
         if len(a.containers) > 1:
