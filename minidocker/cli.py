@@ -337,12 +337,13 @@ def cmd_create(a) -> int:
     return 0
 
 
-def _keep_cgroup_moves_fast(explain: bool = False) -> None:
+def _keep_cgroup_moves_fast() -> None:
     """A container's process joins its cgroups soon: have the kernel's moves kept fast
     from now on, while the engine is imported and the container made (see
-    ``cgroups.keep_moves_fast``). Not for a daemon's client (the daemon does its own),
-    a trace (its helper would show in it) or the simulated kernel."""
-    if _HOST or explain or os.geteuid() != 0:
+    ``cgroups.keep_moves_fast``; its moves are not a step of the container's, so a
+    trace does not show them). Not for a daemon's client (the daemon does its own) or
+    the simulated kernel."""
+    if _HOST or os.geteuid() != 0:
         return
     from .kernel import choice
     if choice()[0] != "linux":
@@ -356,7 +357,7 @@ def _keep_cgroup_moves_fast(explain: bool = False) -> None:
 
 
 def cmd_run(a) -> int:
-    _keep_cgroup_moves_fast(a.explain)
+    _keep_cgroup_moves_fast()
     engine = _engine(a.explain)
     if a.detach:
         record, _ = engine.run(a.image, a.command or None, detach_=True, **_container_options(a))

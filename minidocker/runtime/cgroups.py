@@ -113,66 +113,45 @@ def prime_moves(kernel: Kernel, layout: Layout) -> None:
         pass
 
 
-# How long `keep_moves_fast`'s helper keeps going at most, and how often it moves itself:
+# How long `keep_moves_fast` keeps going at most, and how often it moves this process:
 # the kernel keeps moves fast for 10-20 ms after the last one on the 2-core VM.
 KEEP_FAST = 2.0
-KEEP_EVERY_MS = 8
+KEEP_EVERY = 0.008
 
 
 def keep_moves_fast(kernel: Kernel, seconds: float = KEEP_FAST) -> None:
-    """Have a helper process keep cgroup moves fast while this one starts a container.
+    """Keep cgroup moves fast while this process gets a container ready to start.
 
-    The helper calls ``prime_moves`` every few milliseconds, for up to ``seconds`` or
-    until this process ends (the end of a pipe tells it). ``minidocker run`` calls this
-    first thing. Its container's first process then joins its cgroups without waiting
-    for a grace period: 8-16 ms of a cold ``run`` on the 2-core VM. The daemon does the
-    same from a thread (``engine.forkserver``). The helper moves only itself, into the
-    cgroup it is already in. A short-lived middle process makes init its parent, so no
-    zombie waits for a long foreground ``run`` to end.
+    A thread calls ``prime_moves`` every few milliseconds until this process next
+    forks (at most ``seconds``). Just before that fork it is stopped, and this
+    process moves itself once more. The container's first process is forked soon
+    after and joins its cgroups without waiting for a grace period. That wait was
+    8-16 ms of a cold ``minidocker run`` on the 2-core VM. The daemon does the same
+    (``engine.forkserver``). Only this process is moved, into the cgroup it is
+    already in. The thread has ended before any fork, so no child inherits a
+    half-taken lock from it.
     """
-    import select
+    import threading
     layout = host_layout(kernel)
-    r, w = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(w)
-            if os.fork() == 0:
-                # nothing of the caller's: a pipe it was started with (a test's, a shell's
-                # `$(…)`) must not stay open after it ends
-                devnull = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(devnull, fd)
-                os.closerange(3, r)
-                os.closerange(r + 1, os.sysconf("SC_OPEN_MAX"))
-                poller = select.poll()
-                poller.register(r, select.POLLIN)
-                deadline = time.monotonic() + seconds
-                while time.monotonic() < deadline:
-                    prime_moves(kernel, layout)
-                    if poller.poll(KEEP_EVERY_MS):
-                        break   # the pipe's end: the process that asked has ended
-        finally:
-            os._exit(0)
-    os.close(r)
-    os.waitpid(pid, 0)
-    if not _KEEPING:
-        os.register_at_fork(after_in_child=_not_in_children)
-    _KEEPING.append(w)   # open as long as this process lives
+    stop = threading.Event()
+    deadline = time.monotonic() + seconds
 
+    def keep() -> None:
+        while True:
+            prime_moves(kernel, layout)
+            if stop.wait(KEEP_EVERY) or time.monotonic() > deadline:
+                return
 
-_KEEPING: list[int] = []
+    thread = threading.Thread(target=keep, name="minidocker-cgroup-primer", daemon=True)
 
+    def before_fork() -> None:
+        if thread.is_alive():
+            stop.set()
+            thread.join()
+            prime_moves(kernel, layout)   # fresh for the child's join, milliseconds from now
 
-def _not_in_children() -> None:
-    """A child of the caller (a detached supervisor, a container's first process) does
-    not keep the helper going: the caller's own end is what counts."""
-    for fd in _KEEPING:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _KEEPING.clear()
+    os.register_at_fork(before=before_fork)
+    thread.start()
 
 
 class CgroupManager(abc.ABC):
