@@ -6,8 +6,10 @@ target and the directory fsynced, so a crash leaves either the old or the new
 file, never half of one. A write with ``durable=False`` is still atomic for every
 reader (the rename), but skips both fsyncs: for state that a crash makes
 meaningless anyway and that is re-derived after one, such as whether a container
-runs (after a crash, none does). runc writes its state that way too. ``FileLock`` serialises concurrent ``minidocker``
-processes with ``flock(2)``, which the kernel releases if a process dies.
+runs (after a crash, none does). runc writes its state that way too.
+
+``FileLock`` serialises concurrent ``minidocker`` processes with ``flock(2)``,
+which the kernel releases if a process dies.
 """
 
 from __future__ import annotations

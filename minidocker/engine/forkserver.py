@@ -10,22 +10,25 @@ bridge network) before the start itself, ~15 ms, begins.
 
 multiprocessing's "forkserver" start method solves the same problem, and so
 does this module, the same way. The daemon starts the fork server once, a fresh
-interpreter (``main`` here, with the daemon's ``sys.path``) in a session of its own: a
-single-threaded process that imports what a start needs and then waits for
-requests on a ``SOCK_SEQPACKET`` socket pair. Starts on a bridge network also
-need pyroute2, 12 MB that would make every fork of the server ~0.5 ms dearer:
-the server forks a sub-server that imports it, and hands those requests on to it. For each
-request it forks the container's supervisor, which does what ``minidocker start
-ID`` does (``Engine(root).start(ID)``) with two forks less:
+interpreter (``main`` here, with the daemon's ``sys.path``) in a session of its
+own: a single-threaded process that imports what a start needs and then waits
+for requests on a ``SOCK_SEQPACKET`` socket pair.
+
+For each request it forks the container's supervisor, which does what
+``minidocker start ID`` does (``Engine(root).start(ID)``) with two forks less:
 ``runtime.supervisor.detach`` normally forks a short-lived session leader that
 forks the supervisor and exits, so that init adopts it. Here the server's child
-is the supervisor (``detach(report_to=…)``): a session of its own, adopted by
+is the supervisor (``detach(report_to=…)``), in a session of its own, adopted by
 init when the server ends. It says on a pipe when the container runs; the
 server passes that on as ``{"code": 0}`` or ``{"code": N, "message": M}`` (the
 start's exit code and message, as the CLI would exit and print them), and
-answers for a child that dies before saying anything. Each fork of this
-interpreter costs 1.5-2 ms in copied page tables and copy-on-write faults, so
-a start now makes two: the supervisor and the container's first process.
+answers for a child that dies before saying anything.
+
+A fork of this interpreter costs 1.3-1.7 ms on the 2-core VM (page tables, then
+copy-on-write faults), and a start makes two: the supervisor and the
+container's first process. Starts on a bridge network also need pyroute2, whose
+12 MB would make each of those forks ~0.5 ms dearer for every container. So the
+server forks a sub-server that imports it, and hands the bridge starts on to it.
 
 The first cgroup move after a quiet moment waits for an RCU grace period (8-16
 ms on this VM when it is idle), and the container's first process makes one as
@@ -37,15 +40,17 @@ a few seconds after the last request, which keeps the kernel's moves fast, so a
 burst of starts (a class's loop, a compose file) waits once, not at each start.
 
 Why a fresh interpreter rather than a fork of the daemon made before its first
-thread: a fork would carry the daemon's command line into every supervisor (``ps`` would show each container's supervisor as ``minidocker
-daemon …``, and ``pkill -f "minidocker daemon"`` would stop every container),
-and the daemon's memory (aiohttp, its engine) into each of them.
+thread: a fork would carry the daemon's command line into every supervisor
+(``ps`` would show each container's supervisor as ``minidocker daemon …``, and
+``pkill -f "minidocker daemon"`` would stop every container), and the daemon's
+memory (aiohttp, its engine) into each of them.
 
 Each request carries its own reply socket (``SCM_RIGHTS``), so answers to
 concurrent starts cannot mix. The server reaps its children (a ``pidfd`` per
 child wakes it) and exits once the daemon's end of the socket closes and the
-starts under way have answered: supervisors outlive it. When the server is gone, ``ForkServer.start``
-answers None and the daemon falls back to the ``minidocker start`` child.
+starts under way have answered: supervisors outlive it. When the server is gone,
+``ForkServer.start`` answers None and the daemon falls back to the ``minidocker
+start`` child.
 """
 
 from __future__ import annotations
