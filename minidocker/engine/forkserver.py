@@ -209,9 +209,10 @@ class _Server:
     """The fork server itself: one thread, a poll loop over the request socket, the
     answer pipe of each start under way and a pidfd per child."""
 
-    def __init__(self, control: socket.socket, root: str, network: bool = False):
+    def __init__(self, control: socket.socket, root: str, network: bool = False, engine=None):
         self.control = control
         self.root = root
+        self.engine = engine   # the main server's, for its sub-server; made in ``run`` otherwise
         self.network = network   # this is the sub-server for starts on bridge networks
         self.net_server: tuple[int, socket.socket] | None = None   # (pid, our end), in the main one
         self.pending: dict[int, tuple[int, socket.socket]] = {}   # answer pipe -> (pid, reply)
@@ -341,7 +342,7 @@ class _Server:
             try:
                 ours.close()
                 self.control.close()
-                _Server(theirs, self.root, network=True).run_as_sub(self.engine)
+                _Server(theirs, self.root, network=True, engine=self.engine).run()
                 code = 0
             except BaseException:
                 import traceback
@@ -350,10 +351,6 @@ class _Server:
                 os._exit(code)
         theirs.close()
         self.net_server = (pid, ours)
-
-    def run_as_sub(self, engine) -> None:
-        self.engine = engine
-        self.run()
 
     def _answer(self, fd: int) -> None:
         """A child said how its start went (or closed its pipe unanswered, by dying):

@@ -5,19 +5,20 @@ Layout, per container, under ``<state root>/containers/<id>/``::
     config.json        the ContainerSpec and creation time (written once)
     state.json         Status, Pid, ExitCode, OOMKilled, StartedAt, FinishedAt, Error,
                        and the PID of the supervisor that owns the running container
-
-Both are written atomically but not fsynced: a container is runtime state, as
-runc's (which fsyncs nothing), not a store's. A crash of the machine can then
-lose a container made in the seconds before it (its leftovers read as no
-container), and no container runs after one whatever its state says (see
-``Record.save_state``). Images, layers and the build cache stay durable.
     <id>-json.log      output, one JSON object per line like Docker's json-file driver
     hostname, hosts, resolv.conf   bind-mounted into the container's /etc
     rootfs/            the mount point of the container's filesystem (in its own namespace)
 
-and ``<state root>/containers/.names/<name>``, a symlink to the ID: names are
-claimed by creating it (``O_EXCL`` semantics), so finding a container by name or
-checking that a name is free reads one link instead of every container.
+config.json and state.json are written atomically but not fsynced: a container is
+runtime state, as runc's (which fsyncs nothing), not a store's. A crash of the
+machine can then lose a container made in the seconds before it (its leftovers
+read as no container), and no container runs after one whatever its state says
+(see ``Record.save_state``). Images, layers and the build cache stay durable.
+
+Names live in ``<state root>/containers/.names/<name>``, a symlink to the ID.
+A name is claimed by creating its link (``O_EXCL`` semantics), so finding a
+container by name, or checking that a name is free, reads one link instead of
+every container.
 
 A state that says "running" is only believed while its supervisor lives;
 ``Record.observed_status`` reports "dead" otherwise, as Docker does for a
