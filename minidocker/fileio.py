@@ -10,14 +10,24 @@ runs (after a crash, none does). runc writes its state that way too.
 
 ``FileLock`` serialises concurrent ``minidocker`` processes with ``flock(2)``,
 which the kernel releases if a process dies.
+
+``discard`` removes a directory tree the same way, all or nothing for readers: it
+is renamed to a hidden sibling first (``.trash-…``, which listings skip), then
+emptied. A long-running process (the daemon) may have the emptying done by a
+thread of its own (``remove_in_background``), as containerd's snapshotter
+removes in the background: what is gone for readers need not hold up the
+answer. ``sweep_trash`` finishes removals that a crash cut short.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import queue
 import threading
 from pathlib import Path
+
+TRASH_PREFIX = ".trash-"
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -142,3 +152,81 @@ class _Held:
 
     def __exit__(self, *exc):
         self.lock.release()
+
+
+_background: "tuple[queue.SimpleQueue[Path | None], threading.Event] | None" = None
+_background_lock = threading.Lock()
+
+
+def discard(path: str | os.PathLike) -> None:
+    """Remove the directory tree ``path`` (nothing if it is gone already).
+
+    It is renamed at once to ``<parent>/.trash-<name>-<random>``, so no reader
+    sees it half-removed; the tree is then removed here or, after
+    ``remove_in_background``, by this process's remover thread. What cannot be
+    removed (a busy mount point) stays for ``sweep_trash``."""
+    path = Path(path)
+    trash = path.parent / f"{TRASH_PREFIX}{path.name}-{os.urandom(4).hex()}"
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return
+    background = _background
+    if background is not None:
+        background[0].put(trash)
+    else:
+        _remove(trash)
+
+
+def _remove(path: Path) -> None:
+    from .fsroot import rmtree_at   # no recursion limit, and symlinks are never followed
+    try:
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        rmtree_at(fd, path.name)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_in_background() -> None:
+    """From now on, ``discard`` leaves the emptying to a thread of this process (one, in
+    order). For a long-running process: ``finish_removals`` before it exits."""
+    global _background
+    with _background_lock:
+        if _background is not None:
+            return
+        _background = (queue.SimpleQueue(), threading.Event())
+        threading.Thread(target=_remover, args=_background, name="minidocker-remover",
+                         daemon=True).start()
+
+
+def _remover(work: "queue.SimpleQueue[Path | None]", done: threading.Event) -> None:
+    while (path := work.get()) is not None:
+        _remove(path)
+    done.set()
+
+
+def finish_removals(timeout: float = 30.0) -> None:
+    """Wait (up to ``timeout`` s) for what was discarded in the background; from now on
+    ``discard`` removes synchronously again."""
+    global _background
+    with _background_lock:
+        background, _background = _background, None
+    if background is not None:
+        background[0].put(None)
+        background[1].wait(timeout)
+
+
+def sweep_trash(directory: str | os.PathLike) -> list[str]:
+    """Remove what ``discard`` left in ``directory`` when its process stopped; their paths."""
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(TRASH_PREFIX)]
+    except FileNotFoundError:
+        return []
+    for name in names:
+        _remove(Path(directory) / name)
+    return [os.path.join(directory, n) for n in names]

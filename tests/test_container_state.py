@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from minidocker import fileio
 from minidocker.errors import Conflict, NotFound
 from minidocker.runtime.spec import ContainerSpec
 from minidocker.runtime.state import EXITED, LOST, RUNNING, Containers
@@ -126,3 +127,56 @@ def test_a_state_lost_in_a_crash_reads_as_exited_and_a_missing_one_as_created(tm
     with pytest.raises(NotFound, match="lost in a crash"):
         containers.find("x")
     assert containers.all() == []
+
+
+# -- removal --------------------------------------------------------------------------
+
+def _with_files(record) -> None:
+    (record.dir / "rootfs" / "deep" / "er").mkdir(parents=True)
+    (record.dir / "rootfs" / "deep" / "er" / "f").write_text("x")
+    (record.dir / "hostname").write_text("h\n")
+
+
+def test_a_removed_container_is_gone_at_once_and_leaves_no_trash(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    record = containers.create(_spec("a" * 64, "web"), "2026-01-01T00:00:00Z")
+    _with_files(record)
+    containers.delete(record)
+    assert sorted(os.listdir(tmp_path / "containers")) == [".lock", ".names"]
+    with pytest.raises(NotFound):
+        containers.find("web")
+
+
+def test_removal_in_the_background_hides_the_container_at_once_and_empties_it_later(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    records = [containers.create(_spec(c * 64), "2026-01-01T00:00:00Z") for c in "abc"]
+    for record in records:
+        _with_files(record)
+    fileio.remove_in_background()
+    try:
+        for record in records:
+            containers.delete(record)
+            assert not record.dir.exists()
+            assert containers.all() == [r for r in containers.all() if r.id != record.id]
+    finally:
+        fileio.finish_removals()
+    assert sorted(os.listdir(tmp_path / "containers")) == [".lock", ".names"]
+    # after finish_removals, removal is synchronous again
+    again = containers.create(_spec("d" * 64), "2026-01-01T00:00:00Z")
+    containers.delete(again)
+    assert sorted(os.listdir(tmp_path / "containers")) == [".lock", ".names"]
+
+
+def test_a_removal_cut_short_is_invisible_and_swept_later(tmp_path):
+    containers = Containers(tmp_path / "containers")
+    record = containers.create(_spec("a" * 64, "web"), "2026-01-01T00:00:00Z")
+    _with_files(record)
+    # what a crash between discard's rename and its emptying leaves
+    trash = record.dir.parent / f"{fileio.TRASH_PREFIX}{record.id}-0000"
+    os.rename(record.dir, trash)
+    assert containers.all() == []
+    with pytest.raises(NotFound):
+        containers.find("a")   # not even as an ID prefix
+    assert fileio.sweep_trash(tmp_path / "containers") == [str(trash)]
+    assert not trash.exists()
+    assert fileio.sweep_trash(tmp_path / "containers") == []

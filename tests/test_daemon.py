@@ -227,6 +227,11 @@ def _survive_a_restart(engine, host, start_daemon):
     first.terminate()
     first.wait(timeout=20)
     os.kill(engine.containers.find(victim).state.SupervisorPid, 9)  # a crash while the daemon is down
+    # and what a daemon killed in the middle of its background removals leaves
+    trashes = [engine.containers.root / f".trash-{'f' * 64}-0000", engine.snapshots.root / ".trash-99-0000"]
+    for trash in trashes:
+        (trash / "fs" / "etc").mkdir(parents=True)
+        (trash / "fs" / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
     time.sleep(0.2)
     second = start_daemon()
     try:
@@ -243,7 +248,14 @@ def _survive_a_restart(engine, host, start_daemon):
             http(host, "DELETE", f"/containers/{cid}?force=1")
         second.terminate()
         second.wait(timeout=20)
-    assert "cleaned up and marked exited" in second.stdout.read()
+    log = second.stdout.read()
+    assert "cleaned up and marked exited" in log
+    for trash in trashes:
+        assert f"{trash}: a removal cut short, finished" in log
+    # the removals it left to its thread were done before it stopped
+    for directory in (engine.containers.root, engine.snapshots.root):
+        assert [n for n in os.listdir(directory) if n.startswith(".trash-")] == []
+    assert [n for n in os.listdir(engine.containers.root) if not n.startswith(".")] == []
 
 
 @pytest.mark.tools("docker")

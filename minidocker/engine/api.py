@@ -1088,8 +1088,11 @@ def make_app(engine, forks=None) -> web.Application:
 
 def serve(engine, socket_path: str) -> None:
     """Run the API on a unix socket (mode 0660) until SIGINT or SIGTERM."""
+    from .. import fileio
     from .forkserver import ForkServer
     forks = ForkServer.launch(str(engine.store.root))
+    # a removed container's files go in a thread of ours: its answer need not wait for them
+    fileio.remove_in_background()
     print(f"minidocker daemon: fork server (PID {forks.pid}) starts containers" if forks.pid else
           f"minidocker daemon: no fork server ({forks.why}); containers start through "
           "`minidocker start` children", flush=True)
@@ -1097,6 +1100,7 @@ def serve(engine, socket_path: str) -> None:
         _serve(engine, forks, socket_path)
     finally:
         forks.close()
+        fileio.finish_removals()
 
 
 def _serve(engine, forks, socket_path: str) -> None:

@@ -421,6 +421,9 @@ class ContainerVerbs:
         # their namespaces when their processes were killed above)
         for cid in self.networks.reconcile():
             report.append(f"container {cid[:12]}: its network address was freed")
+        from ..fileio import sweep_trash
+        for path in sweep_trash(self.containers.root) + sweep_trash(self.snapshots.root):
+            report.append(f"{path}: a removal cut short, finished")
         return report
 
     # -- looking ---------------------------------------------------------------------------

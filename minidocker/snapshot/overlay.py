@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from ..errors import Conflict, MinidockerError, NotFound
-from ..fileio import FileLock, atomic_write
+from ..fileio import FileLock, atomic_write, discard, sweep_trash
 from ..image.oci import now_rfc3339
 from ..kernel.base import Mount
 from . import ACTIVE, COMMITTED, VIEW, Info, Snapshotter, Usage
@@ -168,7 +168,7 @@ class OverlaySnapshotter(Snapshotter):
                                f"(e.g. {children[0]!r}); remove them first")
             del meta["snapshots"][key]
             self._save(meta, durable=rec["kind"] != ACTIVE)
-        _rmtree(self.root / str(rec["id"]), ignore_errors=True)
+        discard(self.root / str(rec["id"]))
 
     def usage(self, key):
         rec = self._get(self._load(), key)
@@ -191,10 +191,11 @@ class OverlaySnapshotter(Snapshotter):
         return self._fs(rec)
 
     def cleanup(self) -> list[str]:
-        """Remove directories no snapshot owns (left by a crash); their paths."""
+        """Remove directories no snapshot owns (left by a crash, or by a removal that a
+        crash cut short); their paths."""
         with self._lock():
             owned = {str(r["id"]) for r in self._load()["snapshots"].values()}
-            removed = []
+            removed = sweep_trash(self.root)
             for p in self.root.iterdir():
                 if p.is_dir() and p.name.isdigit() and p.name not in owned:
                     _rmtree(p)
