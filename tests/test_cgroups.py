@@ -264,3 +264,19 @@ def test_moves_are_kept_fast_for_a_limited_time_only():
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["primers"] == []   # its 0.1 s were over before the fork
+
+
+def test_a_fixed_layout_is_read_once_and_used_by_every_manager_made_after(fake_v2, monkeypatch):
+    kernel, layout, root = fake_v2
+    reads = []
+    texts = {"/proc/self/mountinfo": f"30 1 0:26 / {root} rw - cgroup2 cgroup2 rw\n",
+             "/proc/self/cgroup": "0::/user.slice\n"}
+    monkeypatch.setattr(kernel, "read_file", lambda path: reads.append(path) or texts[path],
+                        raising=False)
+    monkeypatch.setattr(cgroups, "_fixed", None)
+    cgroups.fix_layout(kernel)
+    assert reads == ["/proc/self/mountinfo", "/proc/self/cgroup"]
+    texts["/proc/self/cgroup"] = "0::/elsewhere\n"   # moved later: the fixed layout stays
+    manager = cgroups.manager(kernel, "c1")
+    assert manager.paths() == {"": str(root / "user.slice" / "minidocker" / "c1")}
+    assert len(reads) == 2

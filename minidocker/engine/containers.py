@@ -8,6 +8,7 @@ a running container is removed only with ``force``; ``stop`` sends SIGTERM
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -50,9 +51,10 @@ class ContainerVerbs:
         from ..runtime.networks import Networks
         return Networks(self.store.root / "networks", self.store.root / "containers", self.kernel)
 
-    @property
+    @functools.cached_property
     def containers(self) -> Containers:
-        # loaded on first use: a cached build never reads a container record
+        # made on first use (a cached build never reads a container record), and once: its
+        # lock is one object for every caller in this process (see ``Containers``)
         from ..runtime.state import Containers
         return Containers(self.store.root / "containers")
 

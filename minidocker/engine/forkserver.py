@@ -228,9 +228,12 @@ class _Server:
             _preload()
             _check_single_thread()
             self.engine = Engine(self.root)
+            self.engine.containers   # made once here: each child would make it again
             if kernels.choice()[0] == "linux":
                 self.engine.kernel   # stateless, so made once here (0.5 ms per start otherwise);
                 # a simulated kernel holds its processes: each child makes its own, on first use
+                from ..runtime import cgroups
+                cgroups.fix_layout(self.engine.kernel)
                 self._fork_net_server()
         else:
             _preload_network()

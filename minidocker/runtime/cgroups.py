@@ -89,8 +89,25 @@ def parse_layout(mountinfo: str, self_cgroup: str) -> Layout:
 
 
 def host_layout(kernel: Kernel) -> Layout:
+    if _fixed is not None:
+        return _fixed
     return parse_layout(kernel.read_file("/proc/self/mountinfo"),
                         kernel.read_file("/proc/self/cgroup"))
+
+
+_fixed: Layout | None = None
+
+
+def fix_layout(kernel: Kernel) -> None:
+    """Read the layout once, for this process and the children it forks from now on.
+
+    For the daemon's fork server: each supervisor it forks would otherwise parse
+    ``/proc/self/mountinfo`` again (hundreds of lines on a busy host), on the way to
+    its container's first process. The containers' cgroups are then made under the
+    server's cgroup as it was at this call."""
+    global _fixed
+    _fixed = None
+    _fixed = host_layout(kernel)
 
 
 def prime_moves(kernel: Kernel, layout: Layout) -> None:
