@@ -426,3 +426,26 @@ def test_a_container_resolves_its_own_name_on_a_user_network(netclean):
     assert list(inspect_network("web")["Containers"].values())[0]["Name"] == "self"
     out("stop", "-t", "0", "self")
     assert inspect_network("web")["Containers"] == {}   # a stopped member has no endpoint
+
+
+def test_a_netlink_socket_is_made_inside_a_namespace_by_this_thread_which_comes_back():
+    from pyroute2 import IPRoute
+    from minidocker.kernel import netlink
+    home = os.stat("/proc/thread-self/ns/net").st_ino
+    proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    try:
+        netns = f"/proc/{proc.pid}/ns/net"
+        deadline = time.monotonic() + 5
+        while os.stat(netns).st_ino == home:   # unshare has not made it yet
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        with IPRoute(fileno=netlink._route_socket_in(netns)) as ipr:
+            names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
+        assert names == ["lo"]   # the new namespace's, not the host's
+        assert os.stat("/proc/thread-self/ns/net").st_ino == home
+        with pytest.raises(FileNotFoundError):
+            netlink._route_socket_in("/proc/0/ns/net")
+        assert os.stat("/proc/thread-self/ns/net").st_ino == home
+    finally:
+        proc.kill()
+        proc.wait()
