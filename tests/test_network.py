@@ -449,3 +449,34 @@ def test_a_netlink_socket_is_made_inside_a_namespace_by_this_thread_which_comes_
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_an_ended_containers_veth_is_left_to_the_kernel_and_deleted_when_still_held():
+    from minidocker.runtime import netsetup
+    from minidocker.runtime.netspec import Endpoint
+    procs = [subprocess.Popen(["unshare", "--net", "sleep", "60"]) for _ in range(2)]
+    home = os.stat("/proc/self/ns/net").st_ino
+    try:
+        for proc in procs:
+            deadline = time.monotonic() + 5
+            while os.stat(f"/proc/{proc.pid}/ns/net").st_ino == home:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        names = ["mdt-gone0", "mdt-held0"]
+        for name, proc in zip(names, procs):
+            K.link_add(name, "veth", peer="eth0", peer_netns=f"/proc/{proc.pid}/ns/net")
+        procs[0].kill()   # its namespace ends: the kernel removes the pair by itself
+        procs[0].wait()
+        assert K.link_gone("mdt-gone0", 5.0)
+        assert not K.link_gone("mdt-held0", 0.02)   # its namespace lives on
+        ep = Endpoint(container="c", name="c", ip="10.99.0.2", ifname="eth0", veth="mdt-held0",
+                      owner=os.getpid())
+        netsetup.detach(K, ep, ended=True)   # waits in vain, then deletes it itself
+        assert "mdt-held0" not in veths()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        for name in ("mdt-gone0", "mdt-held0"):
+            if name in veths():
+                K.link_delete(name)

@@ -106,7 +106,7 @@ class FirewallRule:
 
 
 # Network operations, delegated by TracingKernel like the abstract ones.
-NETWORK_OPS = frozenset({"link_add", "link_set", "link_delete", "addr_add", "route_add",
+NETWORK_OPS = frozenset({"link_add", "link_set", "link_delete", "link_gone", "addr_add", "route_add",
                          "links", "routes", "firewall", "firewall_rules", "open_port", "connect"})
 
 
@@ -283,6 +283,12 @@ class Kernel(abc.ABC):
     @abc.abstractmethod
     def link_delete(self, name: str, *, netns: str | None = None) -> None:
         """``ip link del NAME`` (a veth pair goes as a whole)."""
+
+    @abc.abstractmethod
+    def link_gone(self, name: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for interface ``name`` to disappear; whether it
+        did. A veth pair goes when the namespace of either end is destroyed, which the
+        kernel finishes on its own shortly after that namespace's last process ended."""
 
     @abc.abstractmethod
     def addr_add(self, name: str, cidr: str, *, netns: str | None = None) -> None:

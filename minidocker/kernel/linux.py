@@ -222,6 +222,10 @@ class LinuxKernel(Kernel):
         from . import netlink
         netlink.link_set(name, **kw)
 
+    def link_gone(self, name, timeout):
+        from . import netlink
+        return netlink.link_gone(name, timeout)
+
     def link_delete(self, name, **kw):
         from . import netlink
         netlink.link_delete(name, **kw)

@@ -132,6 +132,24 @@ def link_delete(name, *, netns=None) -> None:
 
 
 @_off_the_loop
+def link_gone(name, timeout) -> bool:
+    import time
+    from pyroute2.netlink.exceptions import NetlinkError
+    deadline = time.monotonic() + timeout
+    with _ipr(None) as ipr:
+        while True:
+            try:
+                ipr.link("get", ifname=name)   # one interface by name, not a dump of all
+            except NetlinkError as e:
+                if e.code == errno.ENODEV:
+                    return True
+                raise NetworkError(e.code, f"look up {name}: {os.strerror(e.code)}") from None
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+
+
+@_off_the_loop
 def addr_add(name, cidr, *, netns=None) -> None:
     address, _, prefix = cidr.partition("/")
     with _ipr(netns) as ipr:

@@ -125,6 +125,8 @@ _NETWORK_REASONS = {
     "link_add": _link_add_reason,
     "link_set": _link_set_reason,
     "link_delete": lambda a, kw: "remove the interface (a veth pair goes as a whole)",
+    "link_gone": lambda a, kw: ("wait for the kernel to remove the veth pair with the container's "
+                                "network namespace"),
     "addr_add": lambda a, kw: ("the container's address, from the network's pool" if kw.get("netns")
                                else "the bridge's address: the containers' gateway"),
     "route_add": lambda a, kw: "send everything not local to the gateway on the bridge",

@@ -92,8 +92,20 @@ def attach(k: Kernel, net: NetworkConfig, ep: Endpoint, netns: str, default_rout
         raise
 
 
-def detach(k: Kernel, ep: Endpoint) -> None:
-    """Delete the host end of the container's veth pair (the pair goes with it)."""
+# How long a container's veth may take to go with its namespace once its processes
+# have ended (~2 ms on the 2-core VM), before it is deleted from outside.
+VETH_GONE_WITHIN = 0.05
+
+
+def detach(k: Kernel, ep: Endpoint, ended: bool = False) -> None:
+    """Delete the host end of the container's veth pair (the pair goes with it).
+
+    ``ended``: the container's processes are gone, so the kernel is removing the pair
+    with the namespace already. Deleting it from outside meanwhile would wait for the
+    same unregistering, synchronously (~16 ms against ~2 ms on the 2-core VM): so wait
+    for the kernel first, and delete it only if something still holds the namespace."""
+    if ended and k.link_gone(ep.veth, VETH_GONE_WITHIN):
+        return
     try:
         k.link_delete(ep.veth)
     except OSError as e:
@@ -130,11 +142,11 @@ class ContainerNetwork:
 
     def release(self) -> None:
         """Close the ports and free every endpoint of the container (those a later
-        ``network connect`` added included)."""
+        ``network connect`` added included), once its processes have ended."""
         self.proxy.close()
         for net, ep in reversed(self.store.endpoints(self.spec.id)):
             try:
-                detach(self.k, ep)
+                detach(self.k, ep, ended=True)
             finally:
                 self.store.detach(net, self.spec.id)
         self.attached.clear()

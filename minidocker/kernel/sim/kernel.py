@@ -603,6 +603,10 @@ class SimKernel(Kernel):
     def link_set(self, name, *, up=None, master=None, mtu=None, netns=None):
         self._net(netns).set_link(name, up=up, master=master, mtu=mtu)
 
+    def link_gone(self, name, timeout):
+        # the simulated kernel destroys a namespace, and its veths, as its last process ends
+        return all(link.name != name for link in self.links())
+
     def link_delete(self, name, *, netns=None):
         self._net(netns).delete_link(name)
 
