@@ -9,6 +9,9 @@ Layout, per container, under ``<state root>/containers/<id>/``::
     hostname, hosts, resolv.conf   bind-mounted into the container's /etc
     rootfs/            the mount point of the container's filesystem (in its own namespace)
 
+A removed container's directory is renamed to ``<state root>/containers/.trash-<id>-…``
+at once, then emptied (``fileio.discard``; by a thread of the daemon when it removes).
+
 config.json and state.json are written atomically but not fsynced: a container is
 runtime state, as runc's (which fsyncs nothing), not a store's. A crash of the
 machine can then lose a container made in the seconds before it (its leftovers

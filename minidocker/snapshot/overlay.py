@@ -5,11 +5,13 @@ Layout under ``<state root>/snapshots``::
     metadata.json      key -> {id, kind, parent, created, labels}; next id
     <id>/fs            the snapshot's own files (an overlay upperdir or lowerdir)
     <id>/work          overlayfs's workdir, for active snapshots with a parent
+    .trash-<id>-…      a removed snapshot's directory, being emptied (``fileio.discard``)
 
 Short numeric ids keep the ``lowerdir=`` option small: the kernel takes one
 page of mount options, which bounds how many layers one mount can stack.
 Metadata changes are atomic; a directory without metadata (a crash between
-the two steps) is removed by ``cleanup``. Changes that commit or remove a
+the two steps) is removed by ``cleanup``, and so is a removed snapshot's
+directory whose emptying a crash cut short. Changes that commit or remove a
 layer or view are durable (fsynced); making or removing an active snapshot (a
 container's writable layer, or a layer being unpacked) is not: a crash can then
 lose only the record of recent scratch space, never a layer, and it spares a
