@@ -480,3 +480,63 @@ def test_an_ended_containers_veth_is_left_to_the_kernel_and_deleted_when_still_h
         for name in ("mdt-gone0", "mdt-held0"):
             if name in veths():
                 K.link_delete(name)
+
+
+def test_the_hosts_netlink_session_is_kept_by_the_main_thread_only_and_not_shared_with_children():
+    from minidocker.kernel import netlink
+    with netlink._ipr(None) as first, netlink._ipr(None) as again:
+        assert first is again   # one session in the main thread, kept open
+    in_thread = []
+    t = threading.Thread(target=lambda: in_thread.append(netlink._ipr(None)))
+    t.start()
+    t.join()
+    with in_thread[0] as other:   # a thread gets one of its own, closed after the call
+        assert other is not first
+        assert other.link_lookup(ifname="lo")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # a forked child must not read the parent's socket's answers
+        with netlink._ipr(None) as mine:
+            os.write(w, b"1" if mine is not first and mine.link_lookup(ifname="lo") else b"0")
+        os._exit(0)
+    os.close(w)
+    assert os.read(r, 1) == b"1"
+    os.close(r)
+    os.waitpid(pid, 0)
+
+
+def _sync_child(sync, delay: float = 0.05) -> int:
+    """A process that plays a starting container's part: say "ready" after ``delay``,
+    then wait for "go" (exit 0 when it came)."""
+    ready_w, go_r = sync.child_ends
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(delay)
+        os.write(ready_w, b"1")
+        os._exit(0 if os.read(go_r, 1) == b"1" else 1)
+    return pid
+
+
+def test_the_network_is_readied_while_the_container_makes_its_namespaces():
+    from minidocker.runtime.supervisor import NamespaceSync
+    order = []
+    sync = NamespaceSync(lambda pid: order.append(("configure", pid)), lambda: order.append("prepare"))
+    pid = _sync_child(sync)
+    assert sync.run(K, pid) is None
+    assert order == ["prepare", ("configure", pid)]
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_a_network_that_cannot_be_readied_stops_the_container_before_it_goes_on():
+    from minidocker.runtime.supervisor import NamespaceSync
+
+    def prepare():
+        raise OSError(28, "no address left")
+    configured = []
+    sync = NamespaceSync(configured.append, prepare)
+    pid = _sync_child(sync)
+    problem = sync.run(K, pid)
+    assert isinstance(problem, OSError) and problem.errno == 28
+    assert configured == []
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9

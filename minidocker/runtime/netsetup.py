@@ -77,9 +77,11 @@ def remove_bridge(k: Kernel, net: NetworkConfig) -> None:
 
 
 def attach(k: Kernel, net: NetworkConfig, ep: Endpoint, netns: str, default_route: bool,
-           mtu: int = MTU) -> None:
-    """Connect the namespace ``netns`` to ``net`` through a new veth pair."""
-    ensure_bridge(k, net)
+           mtu: int = MTU, bridge_ready: bool = False) -> None:
+    """Connect the namespace ``netns`` to ``net`` through a new veth pair (``bridge_ready``:
+    the caller has just made sure of the bridge)."""
+    if not bridge_ready:
+        ensure_bridge(k, net)
     k.link_add(ep.veth, "veth", peer=ep.ifname, peer_netns=netns, mtu=mtu)
     try:
         k.link_set(ep.veth, master=net.bridge, up=True)
@@ -115,9 +117,9 @@ def detach(k: Kernel, ep: Endpoint, ended: bool = False) -> None:
 
 class ContainerNetwork:
     """One container's networking for the length of one run, owned by its supervisor:
-    ``prepare`` binds the published ports, ``configure(pid)`` joins the container's
-    namespace to each of its networks (addresses from the IPAM) and starts the
-    port proxy, ``release`` undoes all of it."""
+    ``prepare()`` takes its addresses from the IPAM and readies each network's bridge
+    (while the container makes its namespaces), ``configure(pid)`` joins the container's
+    namespace to each network and starts the port proxy, ``release`` undoes all of it."""
 
     def __init__(self, k: Kernel, store, spec):
         from .portproxy import PortProxy
@@ -129,15 +131,22 @@ class ContainerNetwork:
             from ..errors import NotFound
             raise NotFound(f"network {spec.network} not found (the container belongs to no network)")
         self.proxy = PortProxy(k, spec.ports)
+        self.mtu = MTU
+
+    def prepare(self) -> None:
+        import os
+        self.mtu = uplink_mtu(self.k)
+        for i, net in enumerate(self.networks):
+            self.attached.append((net, self.store.attach(net, self.spec.id, self.spec.name, f"eth{i}",
+                                                         os.getpid())))
+            ensure_bridge(self.k, net)
 
     def configure(self, pid: int) -> None:
-        import os
+        if not self.attached:
+            self.prepare()
         netns = f"/proc/{pid}/ns/net"
-        mtu = uplink_mtu(self.k)
-        for i, net in enumerate(self.networks):
-            ep = self.store.attach(net, self.spec.id, self.spec.name, f"eth{i}", os.getpid())
-            self.attached.append((net, ep))
-            attach(self.k, net, ep, netns, default_route=i == 0, mtu=mtu)
+        for i, (net, ep) in enumerate(self.attached):
+            attach(self.k, net, ep, netns, default_route=i == 0, mtu=self.mtu, bridge_ready=True)
         self.proxy.start(self.attached[0][1].ip)
 
     def release(self) -> None:

@@ -116,10 +116,13 @@ class _Log:
 class NamespaceSync:
     """Two pipes between the runtime and a starting container: the container says its
     namespaces exist, the runtime configures them from outside (``configure(pid)``:
-    veths into its network namespace), then lets it go on toward ``execve``."""
+    veths into its network namespace), then lets it go on toward ``execve``. What needs
+    no namespace of the container (``prepare()``: its address, the bridge) is done
+    while the container makes them."""
 
-    def __init__(self, configure):
+    def __init__(self, configure, prepare=None):
         self.configure = configure
+        self.prepare = prepare
         self.ready_r, self.ready_w = os.pipe2(os.O_CLOEXEC)
         self.go_r, self.go_w = os.pipe2(os.O_CLOEXEC)
 
@@ -133,9 +136,11 @@ class NamespaceSync:
         os.close(self.ready_w)
         os.close(self.go_r)
         try:
-            if os.read(self.ready_r, 1) != b"1":
-                return None  # the container failed before: its error pipe says why
             try:
+                if self.prepare is not None:
+                    self.prepare()
+                if os.read(self.ready_r, 1) != b"1":
+                    return None  # the container failed before: its error pipe says why
                 self.configure(pid)
             except BaseException as e:
                 with contextlib.suppress(ProcessLookupError):
@@ -250,7 +255,7 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
                 net = ContainerNetwork(k, networks, spec)
             except MinidockerError as e:
                 raise StartFailed(125, str(e)) from None
-            sync = NamespaceSync(net.configure)
+            sync = NamespaceSync(net.configure, net.prepare)
         plan = InitPlan(spec, str(record.dir / "rootfs"), tuple(layers), etc, tuple(cg.join_files()),
                         sync.child_ends if sync else None)
         log = _Log(record.log_path)  # exists before the state says "running": readers may follow it
