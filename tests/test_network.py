@@ -540,3 +540,14 @@ def test_a_network_that_cannot_be_readied_stops_the_container_before_it_goes_on(
     assert configured == []
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+
+
+def test_the_network_sub_server_rehearses_a_start_in_a_scratch_namespace_only():
+    from minidocker.engine import forkserver
+    from minidocker.kernel import netlink
+    before = {l.name for l in K.links()}
+    forkserver._rehearse_network()
+    assert netlink._host is None   # no socket of its own left for the workers it forks
+    assert {l.name for l in K.links()} == before   # its veths were never the host's
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)   # its scratch namespace's holder is reaped

@@ -73,6 +73,14 @@ def _host_route():
     return _host[1]
 
 
+def forget_host_session() -> None:
+    """Close this process's kept ``IPRoute`` (a server does, before it forks workers)."""
+    global _host
+    if _host is not None and _host[0] == os.getpid():
+        _host[1].close()
+    _host = None
+
+
 def _route_socket_in(netns: str) -> int:
     """An rtnetlink socket inside the network namespace at path ``netns``.
 
