@@ -33,8 +33,9 @@ the mount namespace is for crun, below).
   script checks, and ``runc delete -f``s anything left over).
 - ``crun run`` on the same bundle, probed once first. crun 1.8 refuses a
   cgroup v1/v2 hybrid host ("cgroups in hybrid mode not supported"). When the
-  host's v2 hierarchy has no controllers (they are all on v1, as on the project's
-  VM), the script unmounts it in its own private mount namespace
+  host's v2 hierarchy holds none of the controllers the contenders use (the
+  project's VM has only hugetlb there), the script unmounts it in its own private
+  mount namespace
   (``private_cgroup_view``): crun then runs, and every contender sees the same
   v1-only layout; the host keeps its mounts. If crun still fails,
   ``crun --cgroup-manager=disabled`` is probed and, if it works, timed as "crun

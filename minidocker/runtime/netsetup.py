@@ -117,9 +117,10 @@ def detach(k: Kernel, ep: Endpoint, ended: bool = False) -> None:
 
 class ContainerNetwork:
     """One container's networking for the length of one run, owned by its supervisor:
-    ``prepare()`` takes its addresses from the IPAM and readies each network's bridge
-    (while the container makes its namespaces), ``configure(pid)`` joins the container's
-    namespace to each network and starts the port proxy, ``release`` undoes all of it."""
+    making it binds the published ports, ``prepare()`` takes the container's addresses
+    from the IPAM and readies each network's bridge (while the container makes its
+    namespaces), ``configure(pid)`` joins the container's namespace to each network and
+    starts the port proxy, ``release`` undoes all of it."""
 
     def __init__(self, k: Kernel, store, spec):
         from .portproxy import PortProxy
