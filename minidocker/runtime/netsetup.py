@@ -143,8 +143,6 @@ class ContainerNetwork:
             ensure_bridge(self.k, net)
 
     def configure(self, pid: int) -> None:
-        if not self.attached:
-            self.prepare()
         netns = f"/proc/{pid}/ns/net"
         for i, (net, ep) in enumerate(self.attached):
             attach(self.k, net, ep, netns, default_route=i == 0, mtu=self.mtu, bridge_ready=True)
