@@ -15,6 +15,7 @@ Verbs that do not go through the API yet say so in one line.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -33,6 +34,21 @@ class DaemonError(MinidockerError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+
+@contextlib.contextmanager
+def _run_exit_codes():
+    """What ``run`` exits with when the daemon refuses to create or start the container,
+    as Docker's CLI does: the API says only why, so the code follows from the message
+    (127: the command was not found, 126: it could not be executed, 125: otherwise)."""
+    try:
+        yield
+    except MinidockerError as e:
+        message = str(e)
+        e.exit_code = 127 if ("executable file not found" in message
+                              or "no such file or directory" in message) else \
+            126 if "permission denied" in message else 125
+        raise
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -292,11 +308,13 @@ class RemoteEngine:
     def run(self, image: str, cmd: list[str] | None = None, *, detach_: bool = False,
             attach=None, **options):
         if not detach_ and (options.get("stdin") or options.get("tty")):
-            created = self.create(image, cmd, **options)  # --rm: the daemon removes it after us
+            with _run_exit_codes():
+                created = self.create(image, cmd, **options)  # --rm: the daemon removes it after us
             try:
-                return created, self._run_attached(created.id, attach, tty=bool(options.get("tty")),
-                                                   stdin=bool(options.get("stdin")),
-                                                   removed=bool(options.get("auto_remove")))
+                with _run_exit_codes():
+                    return created, self._run_attached(created.id, attach, tty=bool(options.get("tty")),
+                                                       stdin=bool(options.get("stdin")),
+                                                       removed=bool(options.get("auto_remove")))
             except DaemonError:
                 if options.get("auto_remove"):
                     self.rm(created.id, force=True)  # it did not start: nothing else removes it
@@ -306,12 +324,15 @@ class RemoteEngine:
         remove = options.get("auto_remove") and not detach_
         if remove:
             options = dict(options, auto_remove=False)
-        created = self.create(image, cmd, **options)
+        with _run_exit_codes():
+            created = self.create(image, cmd, **options)
         if detach_:
-            self.start(created.id)
+            with _run_exit_codes():
+                self.start(created.id)
             return created, 0
         try:
-            self._request("POST", f"/containers/{created.id}/start").read()
+            with _run_exit_codes():
+                self._request("POST", f"/containers/{created.id}/start").read()
             self._copy_logs(created.id, attach, follow=True)
             return created, self.wait(created.id)
         finally:

@@ -209,3 +209,16 @@ def test_a_daemon_started_with_minidocker_host_set_runs_its_children_itself(tmp_
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_run_the_daemon_refuses_exits_with_dockers_codes(daemon):
+    r = cli(daemon, "run", "--rm", "busybox", "/no/such/program")
+    assert r.returncode == 127, r.stderr
+    assert 'exec: "/no/such/program"' in r.stderr and r.stderr.count("\n") == 1
+    r = cli(daemon, "run", "--rm", "busybox", "/etc/passwd")
+    assert r.returncode == 126, r.stderr
+    r = cli(daemon, "run", "--rm", "--name", "a/b", "busybox", "true")
+    assert r.returncode == 125 and "invalid container name" in r.stderr
+    r = cli(daemon, "run", "--rm", "no-such-image", "true")
+    assert r.returncode == 125 and "no-such-image" in r.stderr
+    assert cli(daemon, "ps", "-aq").stdout == ""   # --rm removed the ones that did not start
