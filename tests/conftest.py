@@ -81,6 +81,20 @@ def start_daemon(sock, env=None):
     return proc
 
 
+def stop_daemon(proc, timeout: float = 20) -> str:
+    """Stop a ``start_daemon`` daemon; what it printed, printed again so that pytest
+    shows the daemon's log (a traceback behind a 500, say) beside a failing test."""
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print(out)
+    return out
+
+
 class Terminal:
     """A program on a pseudo-terminal of its own, driven as a user would: type, wait for
     what it shows, resize the window (the kernel sends it SIGWINCH), read its exit code."""

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import EARLY, Terminal, check_what_came_before_the_attach_is_shown, start_daemon
+from conftest import (EARLY, Terminal, check_what_came_before_the_attach_is_shown, start_daemon,
+                      stop_daemon)
 
 
 @pytest.fixture
@@ -23,8 +24,7 @@ def daemon(tmp_path):
     env = dict(os.environ, MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_KERNEL="sim")
     proc = start_daemon(sock, env)
     yield f"unix://{sock}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_daemon(proc)
     # A test that failed half-way may leave a container running: its supervisor outlives
     # the daemon (as it should), so end it here, through the local engine.
     run = lambda *args: subprocess.run([sys.executable, "-m", "minidocker", *args], env=env,  # noqa: E731

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import (EARLY, Terminal, check_a_shell_follows_its_window,
-                      check_what_came_before_the_attach_is_shown, start_daemon)
+                      check_what_came_before_the_attach_is_shown, start_daemon,
+                      stop_daemon)
 
 pytestmark = pytest.mark.root
 
@@ -22,8 +23,7 @@ def daemon(busybox, state_root, tmp_path):
     sock = tmp_path / "md.sock"
     proc = start_daemon(sock)
     yield f"unix://{sock}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_daemon(proc)
     assert not sock.exists()  # the socket is removed on a clean stop
 
 
