@@ -6,6 +6,7 @@ never touches the state root itself, only the socket.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -222,3 +223,17 @@ def test_a_run_the_daemon_refuses_exits_with_dockers_codes(daemon):
     r = cli(daemon, "run", "--rm", "no-such-image", "true")
     assert r.returncode == 125 and "no-such-image" in r.stderr
     assert cli(daemon, "ps", "-aq").stdout == ""   # --rm removed the ones that did not start
+
+
+def test_a_fault_in_the_daemon_is_answered_in_one_line_and_logged_with_its_traceback(capsys):
+    from aiohttp.test_utils import make_mocked_request
+    from minidocker.engine.api import _versions_and_errors
+
+    async def broken(request):
+        raise OSError(16, "Device or resource busy")
+    request = make_mocked_request("DELETE", "/v1.47/containers/web")
+    response = asyncio.run(_versions_and_errors(request, broken))
+    assert response.status == 500 and response.content_type == "application/json"
+    assert json.loads(response.body) == {"message": "OSError: [Errno 16] Device or resource busy"}
+    log = capsys.readouterr().err
+    assert "DELETE /v1.47/containers/web failed" in log and "Traceback" in log and "broken" in log

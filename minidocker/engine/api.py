@@ -79,6 +79,13 @@ async def _versions_and_errors(request: web.Request, handler):
         return _error(400, str(e) or type(e).__name__)
     except MinidockerError as e:
         return _error(400 if e.exit_code == 125 else 500, str(e))
+    except Exception as e:
+        # A fault of ours: the client gets one line naming it, as Docker's 500s do, not
+        # aiohttp's page; the daemon's log gets the traceback.
+        import traceback
+        print(f"minidocker daemon: {request.method} {request.path} failed:", file=sys.stderr)
+        traceback.print_exc()
+        return _error(500, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
 
 
 class Api:
