@@ -203,7 +203,7 @@ def check_a_shell_follows_its_window(term: Terminal, rows: int, columns: int, co
     term.resize(rows + 10, columns + 20)
     term.ask("stty size\n", f"{rows + 10} {columns + 20}\r\n")
     term.type(f"exit {code}\n")
-    assert term.wait() == code
+    assert term.wait() == code, term.output
 
 
 EARLY = "echo early; read x; echo got $x; exit 4"
@@ -213,4 +213,4 @@ def check_what_came_before_the_attach_is_shown(term: Terminal) -> None:
     """``sh -c EARLY`` on ``term``: what it said before a client reached its terminal is kept."""
     term.expect("early\r\n")
     term.say("typed\n", "got typed\r\n")
-    assert term.wait() == 4
+    assert term.wait() == 4, term.output

@@ -122,7 +122,7 @@ def test_run_it_through_the_daemon_gives_a_shell_on_our_terminal(daemon):
         term.expect("/ # ")                     # the prompt: no newline after it
         term.say("echo $((6*7)); tty\n", "42\r\n/dev/pts/0\r\n")
         term.type("exit 3\n")
-        assert term.wait() == 3
+        assert term.wait() == 3, term.output
     assert cli(daemon, "ps", "-aq").stdout == ""  # --rm: the daemon removed it once we had read
 
 
@@ -136,15 +136,15 @@ def test_detach_keys_leave_the_container_running_for_exec_it_and_attach(daemon):
         term.expect("/ # ")
         term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q: let go, leave it running
-        assert term.wait() == 0
+        assert term.wait() == 0, term.output
     assert cli(daemon, "ps", "--format", "{{.Names}} {{.State}}").stdout == "keep running\n"
     with cli_on_a_terminal(daemon, "exec", "-it", "keep", "sh") as term:
         term.expect("/ # ")
         term.say("echo in exec; exit 6\n", "in exec\r\n")
-        assert term.wait() == 6
+        assert term.wait() == 6, term.output
     with cli_on_a_terminal(daemon, "attach", "keep") as term:
         term.say("echo attached again; exit 5\n", "attached again\r\n")
-        assert term.wait() == 5
+        assert term.wait() == 5, term.output
     assert cli(daemon, "rm", "keep").returncode == 0
     r = cli(daemon, "attach", "keep")
     assert r.returncode == 1 and r.stderr == "minidocker: No such container: keep\n"

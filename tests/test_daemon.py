@@ -310,7 +310,7 @@ def test_docker_attach_to_a_running_terminal_container_detach_and_attach_again(d
     assert docker(daemon, "inspect", "-f", "{{.State.Running}}", "shell").stdout == "true\n"
     with docker_on_a_terminal(daemon, "attach", "shell") as term:
         term.say("echo again; exit 5\n", "again\r\n")
-        assert term.wait() == 5
+        assert term.wait() == 5, term.output
     assert docker(daemon, "rm", "shell").returncode == 0
 
 

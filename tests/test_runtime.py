@@ -448,7 +448,7 @@ def test_attach_to_a_detached_terminal_follows_its_size_and_lets_go_with_the_det
     with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"]) as term:
         term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q
-        assert term.wait() == 0
+        assert term.wait() == 0, term.output
     with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], rows=27, columns=91) as term:
         term.type("\n")                         # the prompt again: the shell was waiting
         check_a_shell_follows_its_window(term, 27, 91, code=5)

@@ -85,10 +85,10 @@ def test_attach_reaches_a_detached_terminal_and_lets_go_with_the_detach_keys(md)
     with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env) as term:
         term.say("echo $((6*7))\n", "42\r\n")
         term.type(b"\x10\x11")                  # Ctrl-P Ctrl-Q
-        assert term.wait() == 0
+        assert term.wait() == 0, term.output
     with Terminal([sys.executable, "-m", "minidocker", "attach", "shell"], env=env) as term:
         term.type("exit 5\n")
-        assert term.wait() == 5
+        assert term.wait() == 5, term.output
     r = md("attach", "shell")
     assert r.returncode == 1
     assert r.stderr == "minidocker: You cannot attach to a stopped container, start it first\n"
