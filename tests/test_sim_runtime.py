@@ -278,3 +278,17 @@ def test_chroot_moves_the_root_but_not_the_working_directory_so_root_can_climb_o
     assert sorted(os.listdir("/")) == after            # out: the host's own /
     with pytest.raises(OSError):
         k.chroot(str(jail))                            # the runtime's own process keeps its root
+
+
+def test_a_supervisor_that_fails_leaves_its_container_recorded_as_exited_not_running(sim, monkeypatch):
+    import minidocker.runtime.supervisor as supervisor
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(supervisor, "relay", broken)
+    with pytest.raises(RuntimeError):
+        run(sim, "sleep", "100", name="victim")
+    record = sim.containers.find("victim")
+    assert record.observed_status(sim.kernel) == "exited"
+    assert (record.state.ExitCode, record.state.Error) == (255, "its supervisor failed: RuntimeError: boom")
+    assert sim.ps_rows(all_=True)[0]["State"] == "exited"

@@ -288,9 +288,19 @@ def supervise(k: Kernel, record: Record, layers: list[Mount], attach: Attach | N
         record.state.FinishedAt = now()
         record.save_state()
         raise
-    except BaseException:
+    except BaseException as e:
         _release(net)
         cg.destroy()
+        # Its processes are gone with the cgroup: the state must not go on saying "running"
+        # (a detached supervisor has nobody else to tell).
+        if record.state.Status == RUNNING:
+            record.state.Status, record.state.ExitCode = EXITED, 255
+            record.state.Error = f"its supervisor failed: {type(e).__name__}: {e}"
+            record.state.FinishedAt = now()
+            try:
+                record.save_state()
+            except OSError:
+                pass  # removed meanwhile: nobody is left to tell
         raise
     _release(net)
     code = exit_code(status)
@@ -386,15 +396,17 @@ def relay(k: Kernel, pid: int, fds: list[int], tty: bool, attach: Attach | None,
             for fd in writable:
                 port.flush(fd)
             for fd in ready:
-                if port and fd in port.fds():
-                    port.handle(fd)
-                    continue
                 if fd == forward_in:
                     data = os.read(fd, 65536)
                     if data:
                         os.write(fds[0], data)
                     else:
                         forward_in = None
+                    continue
+                if fd not in open_fds:
+                    # The port's, which may have closed it (a client gone) or stopped
+                    # reading it since the select: only the port can say, never read it here.
+                    port.handle(fd)
                     continue
                 try:
                     data = os.read(fd, 65536)
@@ -546,6 +558,8 @@ class _StdinPort:
         pass
 
     def handle(self, fd: int) -> None:
+        if fd not in self.fds():
+            return  # closed since the select that found it ready
         if self.listener is not None and fd == self.listener.fileno():
             conn, _ = self.listener.accept()
             if self.client is not None:

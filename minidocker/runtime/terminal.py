@@ -75,6 +75,8 @@ class TerminalPort:
             self.flush(fd)
 
     def handle(self, fd: int) -> None:
+        if fd not in self.fds():
+            return  # closed, or no longer read, since the select that found it ready
         if self.listener is not None and fd == self.listener.fileno():
             try:
                 conn, _ = self.listener.accept()
