@@ -180,3 +180,42 @@ def test_a_removal_cut_short_is_invisible_and_swept_later(tmp_path):
     assert fileio.sweep_trash(tmp_path / "containers") == [str(trash)]
     assert not trash.exists()
     assert fileio.sweep_trash(tmp_path / "containers") == []
+
+
+def _sleeper() -> int:
+    pid = os.fork()
+    if pid == 0:
+        import time
+        time.sleep(30)
+        os._exit(0)
+    return pid
+
+
+def test_a_process_reaped_while_it_is_looked_at_is_not_alive(monkeypatch):
+    """`rm -f` polls the supervisor while it ends: its /proc entry can go between the
+    open and the read (ESRCH). That is an ended process, not a fault (it was a 500)."""
+    from minidocker.kernel import linux
+    k = linux.LinuxKernel()
+    pid = _sleeper()
+    assert k.process_alive(pid)
+
+    def open_then_end(path, *args, **kwargs):
+        f = open(path, *args, **kwargs)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        return f
+    monkeypatch.setattr(linux, "open", open_then_end, raising=False)
+    assert k.process_alive(pid) is False
+
+
+def test_a_zombie_is_not_alive():
+    import signal
+    import time
+    from minidocker.kernel.linux import LinuxKernel
+    pid = _sleeper()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while LinuxKernel().process_alive(pid):
+        assert time.monotonic() < deadline, "a killed, unreaped child still counts as alive"
+        time.sleep(0.01)
+    os.waitpid(pid, 0)

@@ -559,8 +559,8 @@ class ContainerVerbs:
                 stat = self.kernel.read_file(f"/proc/{pid}/stat")
                 cmdline = self.kernel.read_file(f"/proc/{pid}/cmdline").replace("\0", " ").strip()
                 status = self.kernel.read_file(f"/proc/{pid}/status")
-            except FileNotFoundError:
-                continue
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # it exited while we looked
             ppid = stat.rsplit(")", 1)[1].split()[1]
             uid = next((line.split()[1] for line in status.splitlines() if line.startswith("Uid:")), "?")
             rows.append({"UID": uid, "PID": str(pid), "PPID": ppid, "CMD": cmdline})

@@ -119,8 +119,8 @@ class LinuxKernel(Kernel):
         try:  # a zombie has exited; it only waits to be reaped
             with open(f"/proc/{pid}/stat", "rb") as f:
                 return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-        except (FileNotFoundError, IndexError):
-            return False
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return False  # ESRCH: it was reaped between the open and the read
 
     def unshare(self, flags):
         _check(_libc.unshare(flags), "unshare")
