@@ -229,11 +229,20 @@ def test_a_fault_in_the_daemon_is_answered_in_one_line_and_logged_with_its_trace
     from aiohttp.test_utils import make_mocked_request
     from minidocker.engine.api import _versions_and_errors
 
+    class Writer:
+        output_size = 0   # nothing of the answer sent yet
+
     async def broken(request):
         raise OSError(16, "Device or resource busy")
-    request = make_mocked_request("DELETE", "/v1.47/containers/web")
+    request = make_mocked_request("DELETE", "/v1.47/containers/web", writer=Writer())
     response = asyncio.run(_versions_and_errors(request, broken))
     assert response.status == 500 and response.content_type == "application/json"
     assert json.loads(response.body) == {"message": "OSError: [Errno 16] Device or resource busy"}
     log = capsys.readouterr().err
     assert "DELETE /v1.47/containers/web failed" in log and "Traceback" in log and "broken" in log
+    # Once a streamed answer (wait, logs) has begun, a second one would corrupt it: the
+    # fault goes on to aiohttp, which logs it and closes the connection.
+    Writer.output_size = 120
+    with pytest.raises(OSError):
+        asyncio.run(_versions_and_errors(make_mocked_request("POST", "/containers/web/wait",
+                                                             writer=Writer()), broken))

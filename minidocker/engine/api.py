@@ -80,6 +80,8 @@ async def _versions_and_errors(request: web.Request, handler):
     except MinidockerError as e:
         return _error(400 if e.exit_code == 125 else 500, str(e))
     except Exception as e:
+        if request.writer.output_size:
+            raise   # a streamed answer has begun: aiohttp logs it and closes the connection
         # A fault of ours: the client gets one line naming it, as Docker's 500s do, not
         # aiohttp's page; the daemon's log gets the traceback.
         import traceback
