@@ -194,28 +194,35 @@ def _sleeper() -> int:
 def test_a_process_reaped_while_it_is_looked_at_is_not_alive(monkeypatch):
     """`rm -f` polls the supervisor while it ends: its /proc entry can go between the
     open and the read (ESRCH). That is an ended process, not a fault (it was a 500)."""
-    from minidocker.kernel import linux
-    k = linux.LinuxKernel()
+    import minidocker.kernel
+    from minidocker.kernel.linux import LinuxKernel
+    from minidocker.kernel.sim.kernel import SimKernel
     pid = _sleeper()
-    assert k.process_alive(pid)
+    assert LinuxKernel().process_alive(pid) and SimKernel().process_alive(pid)
 
     def open_then_end(path, *args, **kwargs):
         f = open(path, *args, **kwargs)
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         return f
-    monkeypatch.setattr(linux, "open", open_then_end, raising=False)
-    assert k.process_alive(pid) is False
+    monkeypatch.setattr(minidocker.kernel, "open", open_then_end, raising=False)
+    assert LinuxKernel().process_alive(pid) is False
 
 
-def test_a_zombie_is_not_alive():
+@pytest.mark.parametrize("kernel", ["linux", "sim"])
+def test_a_zombie_supervisor_is_not_alive(kernel):
+    """A supervisor is a real process on both kernels: once it has ended, its container's
+    state no longer counts as running, even before it is reaped."""
     import signal
     import time
     from minidocker.kernel.linux import LinuxKernel
+    from minidocker.kernel.sim.kernel import SimKernel
+    k = LinuxKernel() if kernel == "linux" else SimKernel()
     pid = _sleeper()
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while LinuxKernel().process_alive(pid):
+    while k.process_alive(pid):
         assert time.monotonic() < deadline, "a killed, unreaped child still counts as alive"
         time.sleep(0.01)
     os.waitpid(pid, 0)
+    assert not k.process_alive(pid)

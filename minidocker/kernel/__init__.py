@@ -19,6 +19,24 @@ __all__ = ["Kernel", "Mount", "get_kernel", "choice"]
 _default: Kernel | None = None
 
 
+def host_process_alive(pid: int) -> bool:
+    """Whether the host's process ``pid`` still runs. A zombie has ended: it only waits
+    to be reaped (where /proc can tell)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, it is just not ours
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (ProcessLookupError, IndexError):
+        return False  # ESRCH: it was reaped between the open and the read
+    except FileNotFoundError:
+        return not os.path.isdir("/proc/self")  # gone; or no /proc here to ask (not Linux)
+
+
 def _linux_can_work() -> str | None:
     """Why the real kernel cannot run containers here (None when it can)."""
     if not sys.platform.startswith("linux"):

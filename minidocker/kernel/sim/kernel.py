@@ -454,13 +454,8 @@ class SimKernel(Kernel):
             return True
         if self.registry is not None and self.registry.host_of(pid) is not None:
             return True  # a simulated process hosted by another minidocker process
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
+        from .. import host_process_alive   # a supervisor: a real process of the host
+        return host_process_alive(pid)
 
     def kill(self, pid, sig):
         me = self.current()
