@@ -81,6 +81,16 @@ def start_daemon(sock, env=None):
     return proc
 
 
+def sleeping_child(seconds: float, code: int = 0) -> int:
+    """A forked child of the test that sleeps ``seconds``, then exits with ``code``; its PID."""
+    import time
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(seconds)
+        os._exit(code)
+    return pid
+
+
 def stop_daemon(proc, timeout: float = 20) -> str:
     """Stop a ``start_daemon`` daemon; what it printed, printed again so that pytest
     shows the daemon's log (a traceback behind a 500, say) beside a failing test."""

@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from conftest import sleeping_child
+
 from minidocker import fileio
 from minidocker.errors import Conflict, NotFound
 from minidocker.runtime.spec import ContainerSpec
@@ -182,22 +184,13 @@ def test_a_removal_cut_short_is_invisible_and_swept_later(tmp_path):
     assert fileio.sweep_trash(tmp_path / "containers") == []
 
 
-def _sleeper() -> int:
-    pid = os.fork()
-    if pid == 0:
-        import time
-        time.sleep(30)
-        os._exit(0)
-    return pid
-
-
 def test_a_process_reaped_while_it_is_looked_at_is_not_alive(monkeypatch):
     """`rm -f` polls the supervisor while it ends: its /proc entry can go between the
     open and the read (ESRCH). That is an ended process, not a fault (it was a 500)."""
     import minidocker.kernel
     from minidocker.kernel.linux import LinuxKernel
     from minidocker.kernel.sim.kernel import SimKernel
-    pid = _sleeper()
+    pid = sleeping_child(30)
     assert LinuxKernel().process_alive(pid) and SimKernel().process_alive(pid)
 
     def open_then_end(path, *args, **kwargs):
@@ -218,7 +211,7 @@ def test_a_zombie_supervisor_is_not_alive(kernel):
     from minidocker.kernel.linux import LinuxKernel
     from minidocker.kernel.sim.kernel import SimKernel
     k = LinuxKernel() if kernel == "linux" else SimKernel()
-    pid = _sleeper()
+    pid = sleeping_child(30)
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while k.process_alive(pid):

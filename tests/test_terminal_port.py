@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from conftest import sleeping_child
+
 from minidocker.kernel.linux import LinuxKernel
 from minidocker.runtime.supervisor import relay
 from minidocker.runtime.terminal import TerminalPort
@@ -37,14 +39,6 @@ def _attached(port: TerminalPort) -> socket.socket:
     return client
 
 
-def _ends_soon() -> int:
-    pid = os.fork()
-    if pid == 0:
-        time.sleep(0.3)
-        os._exit(4)
-    return pid
-
-
 def test_a_client_gone_while_output_goes_to_it_does_not_end_the_relay(terminal):
     """The container's output and a client's close come in one select: sending the output
     drops the client (EPIPE) and closes its socket, which the same round found readable.
@@ -55,7 +49,7 @@ def test_a_client_gone_while_output_goes_to_it_does_not_end_the_relay(terminal):
     client.close()
     os.write(slave, b"output after the client left\n")
     time.sleep(0.05)   # both ready before the relay's first select
-    pid = _ends_soon()
+    pid = sleeping_child(0.3, 4)
     status = relay(LinuxKernel(), pid, [master], True, None, False, None, port)
     assert os.waitstatus_to_exitcode(status) == 4
     assert port.clients == {}
